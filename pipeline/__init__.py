@@ -1,0 +1,44 @@
+"""Offline face recognition: OpenCV DNN detection, landmarks and embeddings, a scikit-learn SVM.
+
+Names are imported lazily (PEP 562) so that `facerec` can report a broken OpenCV install in
+one line instead of failing while importing this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DatasetError": "errors",
+    "FaceRecError": "errors",
+    "ImageError": "errors",
+    "IncompatibleModelError": "errors",
+    "ModelChecksumError": "errors",
+    "ModelError": "errors",
+    "ModelNotFoundError": "errors",
+    "NotTrainedError": "errors",
+    "StoreError": "errors",
+    "VideoError": "errors",
+    "Detection": "types",
+    "ExtractReport": "types",
+    "ImageResult": "types",
+    "Match": "types",
+    "RecognizedFace": "types",
+    "VideoReport": "types",
+    "IdentityClassifier": "classify",
+    "EmbeddingStore": "store",
+    "FaceRecognizer": "recognizer",
+    "extract_embeddings": "extract",
+    "train_model": "train",
+    "recognize_images": "recognize",
+    "recognize_video": "video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

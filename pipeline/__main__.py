@@ -1,0 +1,5 @@
+"""`python -m pipeline` runs the facerec command line."""
+
+from .cli import main
+
+raise SystemExit(main())

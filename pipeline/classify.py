@@ -1,0 +1,231 @@
+"""IdentityClassifier: who is this embedding? A calibrated linear SVM plus a distance check.
+
+- Two or more people: SVC (linear) + LabelEncoder, probabilities from CalibratedClassifierCV.
+  A face is `unknown` when the probability is below `min_probability` or its distance to the
+  nearest enrolled face of the predicted person is above `max_distance`.
+- One person: the SVM cannot be trained, so a nearest-neighbour distance matcher answers, and
+  the report says so.
+Saved with skops (no pickle): loading accepts only the types listed in TRUSTED_TYPES.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sklearn
+from numpy.typing import NDArray
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import LabelEncoder
+from sklearn.svm import SVC
+
+from .atomic import atomic_path
+from .errors import DatasetError, FaceRecError, IncompatibleModelError, NotTrainedError
+from .types import Embeddings, Match
+
+log = logging.getLogger(__name__)
+
+FORMAT = "facerec-recognizer"
+FORMAT_VERSION = 1
+MODE_SVM = "svm"
+MODE_DISTANCE = "distance"
+_MIN_IMAGES_FOR_CV = 3
+
+# Every type a recognizer file may contain; anything else is refused on load.
+TRUSTED_TYPES = [
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.frozen._frozen.FrozenEstimator",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.svm._classes.SVC",
+]
+
+
+def pairwise_distances(a: Embeddings, b: Embeddings) -> NDArray[np.float32]:
+    """Euclidean distances between rows of two unit-vector matrices, via one matrix product."""
+    sim = np.clip(a @ b.T, -1.0, 1.0)
+    return np.sqrt(np.maximum(2.0 - 2.0 * sim, 0.0)).astype(np.float32)
+
+
+class IdentityClassifier:
+    """sklearn-style: __init__ stores parameters, fit() learns, predict() answers Matches."""
+
+    def __init__(
+        self,
+        max_distance: float,
+        min_probability: float,
+        C: float = 1.0,
+        embedder_id: str = "",
+    ) -> None:
+        self.max_distance = max_distance
+        self.min_probability = min_probability
+        self.C = C
+        self.embedder_id = embedder_id
+        self.mode: str | None = None
+        self.notes: list[str] = []
+        self.encoder: LabelEncoder | None = None
+        self.svm: CalibratedClassifierCV | None = None
+        self.gallery: Embeddings = np.zeros((0, 0), np.float32)
+        self.gallery_labels: NDArray[np.int64] = np.zeros(0, np.int64)
+
+    @property
+    def classes_(self) -> list[str]:
+        if self.encoder is None:
+            return []
+        return [str(c) for c in self.encoder.classes_]
+
+    def fit(self, embeddings: Embeddings, names: Sequence[str]) -> IdentityClassifier:
+        """Learn from (N, D) unit embeddings and their N names.
+
+        Raises:
+            DatasetError: no embeddings, or their count differs from the names'.
+        """
+        if len(embeddings) == 0 or len(embeddings) != len(names):
+            raise DatasetError("nothing to train on: no face embeddings (run extract-embeddings)")
+        self.encoder = LabelEncoder().fit(list(names))
+        labels = self.encoder.transform(list(names)).astype(np.int64)
+        self.gallery = np.asarray(embeddings, np.float32)
+        self.gallery_labels = labels
+        self.notes = []
+        counts = Counter(names)
+        if len(counts) == 1:
+            self.mode = MODE_DISTANCE
+            self.svm = None
+            self.notes.append(
+                f"one person enrolled ({next(iter(counts))}): using a distance matcher "
+                "(max_distance) instead of an SVM; enrol a second person to train the SVM"
+            )
+            return self
+        self.mode = MODE_SVM
+        self.svm = self._fit_svm(self.gallery, labels, counts)
+        return self
+
+    def _fit_svm(
+        self, x: Embeddings, y: NDArray[np.int64], counts: Counter[str]
+    ) -> CalibratedClassifierCV:
+        svc = SVC(kernel="linear", C=self.C, class_weight="balanced")
+        fewest = min(counts.values())
+        if fewest >= _MIN_IMAGES_FOR_CV:
+            folds = StratifiedKFold(n_splits=min(5, fewest), shuffle=True, random_state=0)
+            return CalibratedClassifierCV(svc, method="sigmoid", cv=folds).fit(x, y)
+        few = sorted(n for n, c in counts.items() if c < _MIN_IMAGES_FOR_CV)
+        self.notes.append(
+            f"probabilities calibrated on the training faces themselves: fewer than "
+            f"{_MIN_IMAGES_FOR_CV} images for {', '.join(few)}; add more for better calibration"
+        )
+        everything = np.arange(len(y))
+        frozen = FrozenEstimator(svc.fit(x, y))
+        calibrated = CalibratedClassifierCV(frozen, method="sigmoid", cv=[(everything, everything)])
+        return calibrated.fit(x, y)
+
+    def predict(self, embeddings: Embeddings) -> list[Match]:
+        """One Match per row of (N, D) unit embeddings; name None means unknown."""
+        if self.mode is None or self.encoder is None:
+            raise NotTrainedError("no trained recognizer: run train-model first")
+        if len(embeddings) == 0:
+            return []
+        distances = pairwise_distances(np.asarray(embeddings, np.float32), self.gallery)
+        classes = self.classes_
+        if self.mode == MODE_SVM and self.svm is not None:
+            probabilities = self.svm.predict_proba(embeddings)
+            best = probabilities.argmax(axis=1)
+            prob = probabilities[np.arange(len(best)), best]
+        else:
+            nearest = distances.argmin(axis=1)
+            best = self.gallery_labels[nearest]
+            prob = None
+        matches = []
+        for i, label in enumerate(best):
+            dist = float(distances[i, self.gallery_labels == label].min())
+            # In distance mode there is no calibrated probability: report a similarity in [0, 1].
+            p = float(prob[i]) if prob is not None else max(0.0, 1.0 - dist / 2.0)
+            known = dist <= self.max_distance and (prob is None or p >= self.min_probability)
+            matches.append(Match(classes[int(label)] if known else None, p, dist))
+        return matches
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "embedder_id": self.embedder_id,
+            "dim": int(self.gallery.shape[1]) if self.gallery.size else 0,
+            "mode": self.mode,
+            "notes": list(self.notes),
+            "classes": self.classes_,
+            "max_distance": float(self.max_distance),
+            "min_probability": float(self.min_probability),
+            "C": float(self.C),
+            "sklearn_version": sklearn.__version__,
+            "encoder": self.encoder,
+            "svm": self.svm,
+            "gallery": self.gallery,
+            "gallery_labels": self.gallery_labels,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the classifier atomically with skops (no pickle)."""
+        import skops.io as sio
+
+        if self.mode is None:
+            raise NotTrainedError("nothing to save: the classifier is not trained")
+        with atomic_path(path) as tmp:
+            sio.dump(self._state(), tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], embedder_id: str | None = None) -> IdentityClassifier:
+        """Read a recognizer file written by save(), refusing anything but our own types.
+
+        Raises:
+            FaceRecError: missing file, not a recognizer file, or untrusted content.
+            IncompatibleModelError: built with another embedder or an unknown format version.
+        """
+        import skops.io as sio
+
+        if not os.path.isfile(path):
+            raise FaceRecError(f"{path}: no trained recognizer there (run train-model first)")
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+            extra = sorted(set(untrusted) - set(TRUSTED_TYPES) - _BUILTIN_OK)
+            if extra:
+                raise FaceRecError(
+                    f"{path}: refusing to load, it contains types we never write: {', '.join(extra)}"
+                )
+            state = sio.load(path, trusted=[t for t in untrusted if t not in extra])
+        except FaceRecError:
+            raise
+        except Exception as err:  # skops raises many types for a damaged zip
+            raise FaceRecError(f"{path}: not a readable recognizer file ({err})") from err
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise FaceRecError(f"{path}: not a recognizer file written by facerec train-model")
+        if state.get("format_version") != FORMAT_VERSION:
+            raise IncompatibleModelError(
+                f"{path}: recognizer format {state.get('format_version')}, this version reads "
+                f"{FORMAT_VERSION}; re-run train-model"
+            )
+        if embedder_id is not None and state["embedder_id"] != embedder_id:
+            raise IncompatibleModelError(
+                f"{path}: trained with embedder {state['embedder_id']}, but {embedder_id} is in "
+                "use; pass the matching --embedder or re-run extract-embeddings and train-model"
+            )
+        model = cls(state["max_distance"], state["min_probability"], state["C"], state["embedder_id"])
+        model.mode = state["mode"]
+        model.notes = list(state["notes"])
+        model.encoder = state["encoder"]
+        model.svm = state["svm"]
+        model.gallery = np.asarray(state["gallery"], np.float32)
+        model.gallery_labels = np.asarray(state["gallery_labels"], np.int64)
+        return model
+
+
+# numpy scalar and dtype types skops may list for arrays inside our estimators.
+_BUILTIN_OK = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "builtins.str"}

@@ -1,0 +1,308 @@
+"""Command line: argparse subcommands -> one step function each -> a table or one JSON document.
+
+stdout carries results only (a table, or exactly one JSON document with --json); logs and
+progress go to stderr. Exit codes: 0 done (skips are reported, not failures), 1 a FaceRecError
+(one line), 2 usage, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import FaceRecError
+
+log = logging.getLogger("pipeline")
+T = TypeVar("T")
+
+DEFAULT_STORE = "output/embeddings.db"
+DEFAULT_MODEL = "output/recognizer.skops"
+DEFAULT_OUTPUT = "output/recognized"
+_REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+def _progress(desc: str, json_mode: bool) -> Callable[[Iterable[T], int], Iterable[T]]:
+    """A tqdm wrapper on stderr; silent when stderr is not a terminal."""
+
+    def wrap(items: Iterable[T], total: int) -> Iterable[T]:
+        from tqdm import tqdm
+
+        return tqdm(items, total=total, desc=desc, unit="img", file=sys.stderr, disable=None)
+
+    return wrap
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -> None:
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(lines))
+
+
+def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
+    from .classify import IdentityClassifier
+    from .models import embedder_spec
+    from .recognizer import FaceRecognizer
+
+    classifier = None
+    if with_model:
+        classifier = IdentityClassifier.load(args.model, embedder_spec(args.embedder).id)
+        if getattr(args, "max_distance", None) is not None:
+            classifier.max_distance = args.max_distance
+        if getattr(args, "min_probability", None) is not None:
+            classifier.min_probability = args.min_probability
+    return FaceRecognizer.from_models_dir(args.models_dir, args.embedder, args.confidence, classifier)
+
+
+def _open_store(path: str, recognizer: Any, must_exist: bool = False) -> Any:
+    from .store import EmbeddingStore
+
+    spec = recognizer.embedder.spec if recognizer is not None else None
+    opener = EmbeddingStore.open_existing if must_exist else EmbeddingStore
+    return opener(path, spec.id, spec.output_dim)
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .extract import extract_embeddings
+
+    recognizer = _recognizer(args, with_model=False)
+    with _open_store(args.store, recognizer) as store:
+        report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding", args.json))
+    lines = [
+        f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.skipped)} skipped",
+        "people: " + ", ".join(f"{n} ({c})" for n, c in report.people.items()),
+    ]
+    if report.multi_face_images:
+        lines.append(f"{report.multi_face_images} images showed several faces; the largest was used")
+    lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
+    lines.append(f"store: {args.store}")
+    _emit(args, report.to_dict(), lines)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .models import embedder_spec
+    from .store import EmbeddingStore
+    from .train import train_model
+
+    spec = embedder_spec(args.embedder)
+    with EmbeddingStore.open_existing(args.store, spec.id, spec.output_dim) as store:
+        report = train_model(
+            store,
+            args.model,
+            args.max_distance if args.max_distance is not None else spec.max_distance,
+            args.min_probability if args.min_probability is not None else spec.min_probability,
+        )
+    lines = [
+        f"trained a {report.mode} recognizer on {sum(report.people.values())} faces of "
+        f"{len(report.people)} people: " + ", ".join(report.people),
+        *[f"note: {n}" for n in report.notes],
+        f"saved: {report.path}",
+    ]
+    _emit(args, report.to_dict(), lines)
+    return 0
+
+
+def _faces_line(result: Any) -> str:
+    faces = ", ".join(
+        f"{f.match.label} (p={f.match.probability:.2f}, d={f.match.distance:.2f})" for f in result.faces
+    )
+    return f"{result.path}: {faces or 'no face'}"
+
+
+def run_recognize(args: argparse.Namespace, target: str) -> tuple[list[Any], list[Any]]:
+    from .imageio import list_images
+    from .recognize import recognize_images
+    from .types import Skip
+
+    root = Path(target) if Path(target).is_dir() else None
+    paths = list_images(target)
+    recognizer = _recognizer(args, with_model=True)
+    results, skipped = [], []
+    output = None if args.no_output else args.output
+    for item in recognize_images(paths, recognizer, output, root):
+        (skipped if isinstance(item, Skip) else results).append(item)
+    if root is None and skipped:
+        raise FaceRecError(f"{skipped[0].path}: {skipped[0].reason}")
+    return results, skipped
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    target = args.target or args.image
+    if not target:
+        raise FaceRecError("recognize needs an IMAGE or DIR (or --image PATH)")
+    results, skipped = run_recognize(args, target)
+    doc = {"images": [r.to_dict() for r in results], "skipped": [s.to_dict() for s in skipped]}
+    lines = [_faces_line(r) for r in results] + [f"skipped {s.path}: {s.reason}" for s in skipped]
+    if not args.no_output and results:
+        lines.append(f"annotated images: {args.output}")
+    _emit(args, doc, lines)
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from .video import recognize_video
+
+    output = args.output
+    if output is None and not args.no_output and Path(args.input).is_file():
+        output = str(Path("output") / f"{Path(args.input).stem}_recognized.mp4")
+    if args.no_output:
+        output = None
+    recognizer = _recognizer(args, with_model=True)
+    report = recognize_video(args.input, recognizer, output, args.display, args.max_frames)
+    names = ", ".join(f"{n} ({c})" for n, c in report.to_dict()["names"].items())
+    lines = [
+        f"{report.frames} frames ({report.ended_by}), {report.frames_with_faces} with faces, "
+        f"{report.fps:.1f} frames/s",
+        f"seen in frames: {names or 'nobody'}",
+    ]
+    if output:
+        lines.append(f"annotated video: {output}")
+    _emit(args, report.to_dict(), lines)
+    return 0
+
+
+def _bundled(path: str) -> str:
+    """A demo path as given if it exists, else the same path inside the source checkout."""
+    p = Path(path)
+    return str(p if p.exists() or p.is_absolute() else _REPO_DIR / p)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .extract import extract_embeddings
+    from .models import embedder_spec
+    from .train import train_model
+
+    args.dataset, args.examples = _bundled(args.dataset), _bundled(args.examples)
+    spec = embedder_spec(args.embedder)
+    recognizer = _recognizer(args, with_model=False)
+    with _open_store(args.store, recognizer) as store:
+        extract = extract_embeddings(args.dataset, store, recognizer, _progress("embedding", args.json))
+        train = train_model(store, args.model, spec.max_distance, spec.min_probability)
+    args.max_distance = args.min_probability = None
+    args.output, args.no_output = args.output or "output/demo", False
+    results, skipped = run_recognize(args, args.examples)
+    doc = {
+        "extract": extract.to_dict(),
+        "train": train.to_dict(),
+        "recognize": {"images": [r.to_dict() for r in results], "skipped": [s.to_dict() for s in skipped]},
+    }
+    lines = [
+        f"1. extract-embeddings: {extract.embedded} embedded, {extract.unchanged} unchanged, "
+        f"{len(extract.skipped)} skipped ({args.dataset})",
+        f"2. train-model: {train.mode} on {len(train.people)} people: {', '.join(train.people)}",
+        f"3. recognize ({args.examples}):",
+        *[
+            f"   {Path(r.path).name}: "
+            + (", ".join(f.match.label for f in r.faces) or "no face")
+            for r in results
+        ],
+        f"annotated images: {args.output}",
+    ]
+    _emit(args, doc, lines)
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    p.add_argument("--models-dir", help="folder searched first for model files")
+    p.add_argument("--embedder", default="facenet", help="embedding model (default: facenet)")
+    p.add_argument("-c", "--confidence", type=float, default=0.5,
+                   help="minimum face detector score (default 0.5)")  # fmt: skip
+
+
+def _thresholds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-distance", type=float,
+                   help="unknown when the distance to the nearest face of the name is above this")  # fmt: skip
+    p.add_argument("--min-probability", type=float,
+                   help="unknown when the SVM probability is below this")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facerec", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("extract-embeddings", help="embed the faces of a folder-per-person dataset")
+    _common(p)
+    p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg (default: dataset)")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")
+    _common(p)
+    _thresholds(p)
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("recognize", help="name the faces in an image or a folder of images")
+    _common(p)
+    _thresholds(p)
+    p.add_argument("target", nargs="?", metavar="IMAGE|DIR")
+    p.add_argument("-i", "--image", help="same as IMAGE|DIR")
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
+    p.add_argument("--no-output", action="store_true", help="do not write annotated images")
+    p.set_defaults(func=cmd_recognize)
+
+    p = sub.add_parser("recognize-video", help="name faces in a video file, camera or stream")
+    _common(p)
+    _thresholds(p)
+    p.add_argument("-i", "--input", default="0", help="FILE, CAMERA_INDEX or URL (default: 0)")
+    p.add_argument("-o", "--output", help="annotated video (default for files: output/<name>_recognized.mp4)")
+    p.add_argument("--no-output", action="store_true", help="do not write a video")
+    p.add_argument("--display", action="store_true", help="show a window (q quits)")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("demo", help="extract, train and recognize on the bundled sample")
+    _common(p)
+    p.add_argument("-d", "--dataset", default="dataset")
+    p.add_argument("--examples", default="examples")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("-o", "--output", default="output/demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        import cv2  # noqa: F401  (a missing libGL shows up here, not as a traceback later)
+    except ImportError as err:
+        print(
+            f"error: OpenCV cannot be imported ({err}); on a machine without a display install "
+            "libGL (apt-get install libgl1) or see README 'OpenCV build'",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return int(args.func(args))
+    except FaceRecError as err:
+        if args.verbose:
+            log.exception("failed")
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

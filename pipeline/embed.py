@@ -1,0 +1,51 @@
+"""Embedder: face crops (N, S, S, 3) BGR uint8 -> (N, D) float32 L2-normalised embeddings."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .models import ModelSpec
+from .types import Embeddings, Image
+
+DEFAULT_BATCH = 8
+
+
+class Embedder:
+    """Owns the loaded embedding net; `spec.id` travels with every embedding it makes."""
+
+    def __init__(self, net: cv2.dnn.Net, spec: ModelSpec, batch_size: int = DEFAULT_BATCH) -> None:
+        self.net = net
+        self.spec = spec
+        self.batch_size = max(1, batch_size)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def preprocess(self, crops: Image) -> np.ndarray:
+        """(N, S, S, 3) BGR uint8 -> (N, 3, S, S) float32 in the net's colour order and scale."""
+        x = crops[..., ::-1] if self.spec.swap_rb else crops
+        x = x.astype(np.float32)
+        if self.spec.standardize:  # FaceNet's per-image prewhitening
+            flat = x.reshape(len(x), -1)
+            mean = flat.mean(axis=1)
+            std = np.maximum(flat.std(axis=1), 1.0 / np.sqrt(flat.shape[1]))
+            x = (x - mean[:, None, None, None]) / std[:, None, None, None]
+        else:
+            x = (x - np.asarray(self.spec.mean, np.float32)) * np.float32(self.spec.scale)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)
+
+    def embed(self, crops: Image) -> Embeddings:
+        """Embed a stack of crops in batches of `batch_size`; returns (N, D) unit vectors."""
+        dim = self.spec.output_dim
+        if len(crops) == 0:
+            return np.zeros((0, dim), np.float32)
+        blob = self.preprocess(crops)
+        parts = []
+        for start in range(0, len(blob), self.batch_size):
+            self.net.setInput(blob[start : start + self.batch_size])
+            parts.append(self.net.forward().reshape(-1, dim))
+        out = np.concatenate(parts).astype(np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)

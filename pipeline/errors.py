@@ -1,0 +1,43 @@
+"""The exception hierarchy: every error a user can cause is a FaceRecError the CLI reports in one line."""
+
+from __future__ import annotations
+
+
+class FaceRecError(Exception):
+    """Base class; the CLI catches exactly this and prints `error: <message>`."""
+
+
+class ModelError(FaceRecError):
+    """A model file is missing, corrupt or cannot be loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """No copy of a model file was found in any of the searched places."""
+
+
+class ModelChecksumError(ModelError):
+    """A model file exists but its sha256 differs from the one we ship."""
+
+
+class ImageError(FaceRecError):
+    """An image file cannot be read (missing, unreadable, not an image, too large)."""
+
+
+class DatasetError(FaceRecError):
+    """The dataset cannot be used (missing, empty, fewer people than needed)."""
+
+
+class StoreError(FaceRecError):
+    """The embeddings database is corrupt, foreign, from another version, or locked."""
+
+
+class IncompatibleModelError(FaceRecError):
+    """A store or classifier was built with another embedder (id or dimension)."""
+
+
+class NotTrainedError(FaceRecError):
+    """Recognition was asked for without a trained classifier."""
+
+
+class VideoError(FaceRecError):
+    """A video source cannot be opened or an output video cannot be written."""

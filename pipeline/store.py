@@ -1,0 +1,195 @@
+"""EmbeddingStore: one SQLite file holding, per dataset image, its face and embedding.
+
+Each image row records person, content hash, size and mtime (to notice changes), the result
+(embedded or skipped with a reason), the chosen face's box, score and landmarks, the embedding
+and the embedder id. Writes go in one transaction per batch, so a crash loses at most the
+batch in flight and a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IncompatibleModelError, StoreError
+from .types import Embeddings
+
+SCHEMA_VERSION = 1
+APPLICATION = "facerec-embeddings"
+STATUS_OK = "ok"
+STATUS_SKIPPED = "skipped"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    relpath     TEXT PRIMARY KEY,
+    person      TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    faces       INTEGER NOT NULL DEFAULT 0,
+    box         TEXT,
+    score       REAL,
+    landmarks   TEXT,
+    embedding   BLOB,
+    embedder_id TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """What the store knows about one dataset image."""
+
+    relpath: str
+    person: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    status: str
+    reason: str | None = None
+    faces: int = 0
+    box: list[float] | None = None
+    score: float | None = None
+    landmarks: list[list[float]] | None = None
+    embedding: np.ndarray | None = None
+
+
+class EmbeddingStore:
+    """An open store, tied to one embedder (id and dimension). Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str], embedder_id: str, dim: int) -> None:
+        self.path = Path(path)
+        self.embedder_id = embedder_id
+        self.dim = dim
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._init_schema()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"{self.path}: not a usable embeddings database ({err}); "
+                "move it away or pass another --store"
+            ) from err
+
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike[str], embedder_id: str, dim: int) -> EmbeddingStore:
+        """Open a store that must already exist (for training)."""
+        if not Path(path).is_file():
+            raise StoreError(f"{path}: no embeddings database (run extract-embeddings first)")
+        return cls(path, embedder_id, dim)
+
+    def _init_schema(self) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and not {"meta", "images"} <= tables:
+            raise StoreError(f"{self.path}: an SQLite file, but not a facerec embeddings store")
+        if not tables:
+            self.conn.executescript(_SCHEMA)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                meta = {
+                    "application": APPLICATION,
+                    "schema_version": str(SCHEMA_VERSION),
+                    "embedder_id": self.embedder_id,
+                    "dim": str(self.dim),
+                }
+                self.conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+        if meta.get("application") != APPLICATION:
+            raise StoreError(f"{self.path}: not a facerec embeddings store")
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path}: store schema {meta.get('schema_version')}, this version uses "
+                f"{SCHEMA_VERSION}; delete it and re-run extract-embeddings"
+            )
+        if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
+            raise IncompatibleModelError(
+                f"{self.path}: built with embedder {meta.get('embedder_id')} "
+                f"({meta.get('dim')}-d), not {self.embedder_id} ({self.dim}-d); "
+                "pass the matching --embedder or another --store"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> EmbeddingStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def known(self) -> dict[str, tuple[str, int, int, str, str | None]]:
+        """relpath -> (sha256, size, mtime_ns, status, reason) for every stored image."""
+        rows = self.conn.execute("SELECT relpath, sha256, size, mtime_ns, status, reason FROM images")
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
+        """Record a new mtime for an image whose content did not change."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE images SET size = ?, mtime_ns = ? WHERE relpath = ?", (size, mtime_ns, relpath)
+            )
+
+    def upsert(self, records: Sequence[ImageRecord]) -> None:
+        """Insert or replace records, all in one transaction."""
+        rows = []
+        for r in records:
+            emb = None
+            if r.embedding is not None:
+                vec = np.asarray(r.embedding, dtype="<f4").reshape(-1)
+                if vec.shape[0] != self.dim:
+                    raise StoreError(f"embedding of {r.relpath} has {vec.shape[0]} values, not {self.dim}")
+                emb = vec.tobytes()
+            rows.append(
+                (
+                    r.relpath, r.person, r.sha256, r.size, r.mtime_ns, r.status, r.reason, r.faces,
+                    json.dumps(r.box) if r.box is not None else None, r.score,
+                    json.dumps(r.landmarks) if r.landmarks is not None else None,
+                    emb, self.embedder_id,
+                )
+            )  # fmt: skip
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def remove_missing(self, present: Iterable[str]) -> int:
+        """Delete rows whose image is no longer in the dataset; returns how many."""
+        keep = set(present)
+        gone = [(p,) for p in self.known() if p not in keep]
+        if gone:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
+        return len(gone)
+
+    def face_counts(self) -> tuple[int, int]:
+        """(faces seen in embedded images, embedded images that showed more than one face)."""
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(faces), 0), COALESCE(SUM(faces > 1), 0) FROM images WHERE status = ?",
+            (STATUS_OK,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def embeddings(self) -> tuple[list[str], Embeddings, list[str]]:
+        """(names, (N, D) embeddings, relpaths) of every embedded image, in path order."""
+        rows = self.conn.execute(
+            "SELECT person, embedding, relpath FROM images WHERE status = ? ORDER BY relpath",
+            (STATUS_OK,),
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, self.dim), np.float32), []
+        matrix = np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
+        return [r[0] for r in rows], matrix, [r[2] for r in rows]
