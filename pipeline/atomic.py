@@ -20,7 +20,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     dest = Path(target)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -182,7 +182,9 @@ class IdentityClassifier:
             sio.dump(self._state(), tmp)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], embedder_id: str | None = None) -> IdentityClassifier:
+    def load(
+        cls, path: str | os.PathLike[str], embedder_id: str | None = None
+    ) -> IdentityClassifier:
         """Read a recognizer file written by save(), refusing anything but our own types.
 
         Raises:
@@ -217,7 +219,9 @@ class IdentityClassifier:
                 f"{path}: trained with embedder {state['embedder_id']}, but {embedder_id} is in "
                 "use; pass the matching --embedder or re-run extract-embeddings and train-model"
             )
-        model = cls(state["max_distance"], state["min_probability"], state["C"], state["embedder_id"])
+        model = cls(
+            state["max_distance"], state["min_probability"], state["C"], state["embedder_id"]
+        )
         model.mode = state["mode"]
         model.notes = list(state["notes"])
         model.encoder = state["encoder"]

@@ -56,7 +56,9 @@ def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
             classifier.max_distance = args.max_distance
         if getattr(args, "min_probability", None) is not None:
             classifier.min_probability = args.min_probability
-    return FaceRecognizer.from_models_dir(args.models_dir, args.embedder, args.confidence, classifier)
+    return FaceRecognizer.from_models_dir(
+        args.models_dir, args.embedder, args.confidence, classifier
+    )
 
 
 def _open_store(path: str, recognizer: Any, must_exist: bool = False) -> Any:
@@ -75,14 +77,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False)
     with _open_store(args.store, recognizer) as store:
-        report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding", args.json))
+        report = extract_embeddings(
+            args.dataset, store, recognizer, _progress("embedding", args.json)
+        )
     lines = [
         f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.skipped)} skipped",
         "people: " + ", ".join(f"{n} ({c})" for n, c in report.people.items()),
     ]
     if report.multi_face_images:
-        lines.append(f"{report.multi_face_images} images showed several faces; the largest was used")
+        lines.append(
+            f"{report.multi_face_images} images showed several faces; the largest was used"
+        )
     lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
     lines.append(f"store: {args.store}")
     _emit(args, report.to_dict(), lines)
@@ -114,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _faces_line(result: Any) -> str:
     faces = ", ".join(
-        f"{f.match.label} (p={f.match.probability:.2f}, d={f.match.distance:.2f})" for f in result.faces
+        f"{f.match.label} (p={f.match.probability:.2f}, d={f.match.distance:.2f})"
+        for f in result.faces
     )
     return f"{result.path}: {faces or 'no face'}"
 
@@ -186,7 +193,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = embedder_spec(args.embedder)
     recognizer = _recognizer(args, with_model=False)
     with _open_store(args.store, recognizer) as store:
-        extract = extract_embeddings(args.dataset, store, recognizer, _progress("embedding", args.json))
+        extract = extract_embeddings(
+            args.dataset, store, recognizer, _progress("embedding", args.json)
+        )
         train = train_model(store, args.model, spec.max_distance, spec.min_probability)
     args.max_distance = args.min_probability = None
     args.output, args.no_output = args.output or "output/demo", False
@@ -194,7 +203,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     doc = {
         "extract": extract.to_dict(),
         "train": train.to_dict(),
-        "recognize": {"images": [r.to_dict() for r in results], "skipped": [s.to_dict() for s in skipped]},
+        "recognize": {
+            "images": [r.to_dict() for r in results],
+            "skipped": [s.to_dict() for s in skipped],
+        },
     }
     lines = [
         f"1. extract-embeddings: {extract.embedded} embedded, {extract.unchanged} unchanged, "
@@ -202,8 +214,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"2. train-model: {train.mode} on {len(train.people)} people: {', '.join(train.people)}",
         f"3. recognize ({args.examples}):",
         *[
-            f"   {Path(r.path).name}: "
-            + (", ".join(f.match.label for f in r.faces) or "no face")
+            f"   {Path(r.path).name}: " + (", ".join(f.match.label for f in r.faces) or "no face")
             for r in results
         ],
         f"annotated images: {args.output}",
@@ -237,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("extract-embeddings", help="embed the faces of a folder-per-person dataset")
     _common(p)
-    p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg (default: dataset)")
+    p.add_argument(
+        "-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg (default: dataset)"
+    )
     p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
     p.set_defaults(func=cmd_extract)
 
@@ -262,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _thresholds(p)
     p.add_argument("-i", "--input", default="0", help="FILE, CAMERA_INDEX or URL (default: 0)")
-    p.add_argument("-o", "--output", help="annotated video (default for files: output/<name>_recognized.mp4)")
+    p.add_argument(
+        "-o", "--output", help="annotated video (default for files: output/<name>_recognized.mp4)"
+    )
     p.add_argument("--no-output", action="store_true", help="do not write a video")
     p.add_argument("--display", action="store_true", help="show a window (q quits)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")

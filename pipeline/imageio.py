@@ -75,7 +75,9 @@ def iter_dataset(root: str | os.PathLike[str]) -> Iterator[DatasetItem]:
     base = Path(root)
     if not base.is_dir():
         raise DatasetError(f"{base}: dataset folder not found (expected <dataset>/<person>/*.jpg)")
-    for person_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for person_dir in sorted(
+        p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
+    ):
         for dirpath, dirnames, filenames in os.walk(person_dir, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):

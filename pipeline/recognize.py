@@ -25,7 +25,9 @@ def output_path(image: Path, root: Path | None, output_dir: Path) -> Path:
     relative = image.relative_to(root) if root is not None else Path(image.name)
     target = output_dir / relative
     if target.resolve() == image.resolve():
-        raise FaceRecError(f"{target}: writing there would overwrite the input; choose another --output")
+        raise FaceRecError(
+            f"{target}: writing there would overwrite the input; choose another --output"
+        )
     return target
 
 

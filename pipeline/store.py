@@ -83,14 +83,18 @@ class EmbeddingStore:
             ) from err
 
     @classmethod
-    def open_existing(cls, path: str | os.PathLike[str], embedder_id: str, dim: int) -> EmbeddingStore:
+    def open_existing(
+        cls, path: str | os.PathLike[str], embedder_id: str, dim: int
+    ) -> EmbeddingStore:
         """Open a store that must already exist (for training)."""
         if not Path(path).is_file():
             raise StoreError(f"{path}: no embeddings database (run extract-embeddings first)")
         return cls(path, embedder_id, dim)
 
     def _init_schema(self) -> None:
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if tables and not {"meta", "images"} <= tables:
             raise StoreError(f"{self.path}: an SQLite file, but not a facerec embeddings store")
         if not tables:
@@ -131,14 +135,17 @@ class EmbeddingStore:
 
     def known(self) -> dict[str, tuple[str, int, int, str, str | None]]:
         """relpath -> (sha256, size, mtime_ns, status, reason) for every stored image."""
-        rows = self.conn.execute("SELECT relpath, sha256, size, mtime_ns, status, reason FROM images")
+        rows = self.conn.execute(
+            "SELECT relpath, sha256, size, mtime_ns, status, reason FROM images"
+        )
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
         """Record a new mtime for an image whose content did not change."""
         with self.conn:
             self.conn.execute(
-                "UPDATE images SET size = ?, mtime_ns = ? WHERE relpath = ?", (size, mtime_ns, relpath)
+                "UPDATE images SET size = ?, mtime_ns = ? WHERE relpath = ?",
+                (size, mtime_ns, relpath),
             )
 
     def upsert(self, records: Sequence[ImageRecord]) -> None:
@@ -149,7 +156,9 @@ class EmbeddingStore:
             if r.embedding is not None:
                 vec = np.asarray(r.embedding, dtype="<f4").reshape(-1)
                 if vec.shape[0] != self.dim:
-                    raise StoreError(f"embedding of {r.relpath} has {vec.shape[0]} values, not {self.dim}")
+                    raise StoreError(
+                        f"embedding of {r.relpath} has {vec.shape[0]} values, not {self.dim}"
+                    )
                 emb = vec.tobytes()
             rows.append(
                 (

@@ -1,0 +1,54 @@
+"""Shared fixtures: repository paths and the one loaded FaceRecognizer (the only model cache)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.recognizer import FaceRecognizer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "dataset"
+EXAMPLES = ROOT / "examples"
+BBT = ROOT / "tests" / "data" / "bbt"
+CLIP = EXAMPLES / "short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="session")
+def recognizer() -> FaceRecognizer:
+    return FaceRecognizer.from_models_dir()
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    """Run the CLI in-process with --json; assert exit 0 and return the parsed stdout."""
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def names_in(doc: dict) -> dict[str, list[str]]:
+    """{image file name: sorted face names} from a recognize JSON document."""
+    return {Path(i["path"]).name: sorted(f["name"] for f in i["faces"]) for i in doc["images"]}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bundled dataset extracted and trained once, through the CLI."""
+
+    work = tmp_path_factory.mktemp("trained")
+    store, model = work / "embeddings.db", work / "recognizer.skops"
+    assert main(["extract-embeddings", "--dataset", str(DATASET), "--store", str(store)]) == 0
+    assert main(["train-model", "--store", str(store), "--model", str(model)]) == 0
+    return {"store": store, "model": model, "work": work}
+
+
+def copy_dataset(dest: Path, people: list[str] | None = None) -> Path:
+    """Copy (part of) the bundled dataset to dest and return it."""
+    for person in people or [p.name for p in DATASET.iterdir() if p.is_dir()]:
+        shutil.copytree(DATASET / person, dest / person)
+    return dest

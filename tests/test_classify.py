@@ -1,0 +1,100 @@
+"""IdentityClassifier on synthetic unit-vector clusters: SVM, one-person mode, unknowns, files."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.classify import MODE_DISTANCE, MODE_SVM, IdentityClassifier, pairwise_distances
+from pipeline.errors import FaceRecError, IncompatibleModelError, NotTrainedError
+
+DIM = 64
+
+
+def clusters(
+    people: int, per_person: int, seed: int = 0
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, DIM))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    x = np.repeat(centres, per_person, axis=0) + rng.normal(
+        scale=0.04, size=(people * per_person, DIM)
+    )
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    names = [f"p{i}" for i in range(people) for _ in range(per_person)]
+    return x.astype(np.float32), names, centres.astype(np.float32)
+
+
+def stranger(seed: int = 99) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(1, DIM))
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+@pytest.mark.parametrize("per_person", [1, 2, 5], ids=["one-image", "two-images", "cv-calibrated"])
+def test_svm_names_known_people_and_rejects_a_stranger(per_person: int) -> None:
+    x, names, centres = clusters(4, per_person)
+    model = IdentityClassifier(max_distance=0.8, min_probability=0.0).fit(x, names)
+    assert model.mode == MODE_SVM
+    assert [m.name for m in model.predict(centres)] == ["p0", "p1", "p2", "p3"]
+    [match] = model.predict(stranger())
+    assert match.name is None and match.distance > 0.8
+
+
+def test_one_person_falls_back_to_a_distance_matcher() -> None:
+    x, names, centres = clusters(1, 3)
+    model = IdentityClassifier(max_distance=0.8, min_probability=0.5).fit(x, names)
+    assert model.mode == MODE_DISTANCE and "one person" in model.notes[0]
+    known, unknown = model.predict(np.vstack([centres, stranger()]))
+    assert known.name == "p0" and known.distance < 0.8
+    assert unknown.name is None
+
+
+def test_min_probability_turns_answers_unknown() -> None:
+    x, names, centres = clusters(3, 2)
+    model = IdentityClassifier(max_distance=2.0, min_probability=1.01).fit(x, names)
+    assert all(m.name is None for m in model.predict(centres))
+
+
+def test_save_load_gives_identical_predictions(tmp_path: Path) -> None:
+    x, names, centres = clusters(3, 4)
+    model = IdentityClassifier(0.8, 0.1, embedder_id="e1").fit(x, names)
+    path = tmp_path / "model.skops"
+    model.save(path)
+    loaded = IdentityClassifier.load(path, "e1")
+    assert loaded.predict(centres) == model.predict(centres)
+    with pytest.raises(IncompatibleModelError, match="e1"):
+        IdentityClassifier.load(path, "another-embedder")
+
+
+def test_load_refuses_garbage_and_missing_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(FaceRecError, match="not a readable recognizer"):
+        IdentityClassifier.load(junk)
+    with pytest.raises(FaceRecError, match="run train-model"):
+        IdentityClassifier.load(tmp_path / "absent.skops")
+
+
+def test_load_refuses_a_file_with_foreign_types(tmp_path: Path) -> None:
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    path = tmp_path / "foreign.skops"
+    sio.dump({"format": "facerec-recognizer", "x": RandomForestClassifier()}, path)
+    assert zipfile.is_zipfile(path)
+    with pytest.raises(FaceRecError):
+        IdentityClassifier.load(path)
+
+
+def test_predict_before_fit_raises() -> None:
+    with pytest.raises(NotTrainedError):
+        IdentityClassifier(1.0, 0.0).predict(np.zeros((1, DIM), np.float32))
+
+
+def test_pairwise_distances_match_euclidean() -> None:
+    x, _, _ = clusters(2, 3)
+    expected = np.linalg.norm(x[:, None] - x[None], axis=2)
+    np.testing.assert_allclose(pairwise_distances(x, x), expected, atol=1e-3)

@@ -1,0 +1,127 @@
+"""End to end through the CLI (in-process), on the repository's real images."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import BBT, DATASET, EXAMPLES, copy_dataset, names_in, run_json
+
+from pipeline.cli import main
+
+
+def test_recognize_names_the_enrolled_people_and_rejects_strangers(capsys, trained) -> None:
+    doc = run_json(capsys, "recognize", str(EXAMPLES), "--model", str(trained["model"]),
+                   "--output", str(trained["work"] / "annotated"))  # fmt: skip
+    names = names_in(doc)
+    assert names["obama_and_biden.jpg"] == ["biden", "obama"]
+    assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
+    assert names["johnsnow_test1.jpg"] == ["kit_harington"]
+    assert names["alex_lacamoire1.jpg"] == ["alex_lacamoire"]
+    assert names["obama1.jpg"] == ["obama"]
+    assert names["bbt1.jpg"] == ["unknown"] * 4
+    for image in doc["images"]:
+        assert Path(image["annotated"]).is_file()
+        for face in image["faces"]:
+            assert 0.0 <= face["probability"] <= 1.0 and len(face["box"]) == 4
+            if face["name"] != "unknown":
+                assert face["distance"] <= 1.08
+
+
+@pytest.mark.parametrize("person", ["sheldon", "penny", "raj"])
+def test_a_stranger_crop_comes_out_unknown(capsys, trained, person: str) -> None:
+    doc = run_json(capsys, "recognize", str(BBT / person / f"{person}1.png"),
+                   "--model", str(trained["model"]), "--no-output")  # fmt: skip
+    [image] = doc["images"]
+    assert [f["name"] for f in image["faces"]] == ["unknown"]
+
+
+def test_extract_is_incremental(capsys, tmp_path: Path) -> None:
+    dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
+    store = str(tmp_path / "e.db")
+    first = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
+    assert (first["images"], first["embedded"], first["unchanged"]) == (5, 5, 0)
+    assert first["people"] == {"biden": 2, "obama": 3}
+    again = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
+    assert (again["embedded"], again["unchanged"], again["removed"]) == (0, 5, 0)
+    shutil.copy(DATASET / "kit_harington" / "john1.jpeg", dataset / "biden" / "new face.jpeg")
+    (dataset / "obama" / "obama2.jpg").unlink()
+    third = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
+    assert (third["images"], third["embedded"], third["unchanged"], third["removed"]) == (
+        5,
+        1,
+        4,
+        1,
+    )
+
+
+def test_extract_reports_skips_and_keeps_going(capsys, tmp_path: Path) -> None:
+    dataset = copy_dataset(tmp_path / "dataset", ["rose_leslie"])
+    (dataset / "rose_leslie" / "broken.jpg").write_bytes(b"this is text, not a jpeg")
+    (dataset / "unknown").mkdir()
+    shutil.copy(DATASET / "biden" / "biden.jpg", dataset / "unknown" / "x.jpg")
+    doc = run_json(
+        capsys, "extract-embeddings", "--dataset", str(dataset), "--store", str(tmp_path / "e.db")
+    )
+    assert doc["embedded"] == 2
+    reasons = {s["path"]: s["reason"] for s in doc["skipped"]}
+    assert "not a readable image" in reasons["rose_leslie/broken.jpg"]
+    assert "reserved" in reasons["unknown/x.jpg"]
+
+
+def test_one_person_trains_a_distance_matcher(capsys, tmp_path: Path) -> None:
+    dataset = copy_dataset(tmp_path / "dataset", ["obama"])
+    store, model = str(tmp_path / "e.db"), str(tmp_path / "m.skops")
+    run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
+    report = run_json(capsys, "train-model", "--store", store, "--model", model)
+    assert report["mode"] == "distance" and "one person" in report["notes"][0]
+    doc = run_json(
+        capsys, "recognize", str(EXAMPLES / "obama_and_biden.jpg"), "--model", model, "--no-output"
+    )
+    assert names_in(doc)["obama_and_biden.jpg"] == ["obama", "unknown"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["extract-embeddings", "--dataset", "no/such/dir"], "dataset folder not found"),
+        (["recognize", "no/such/image.jpg", "--model", "{model}"], "no such file"),
+        (
+            ["recognize", str(EXAMPLES / "obama1.jpg"), "--model", "no/such/model.skops"],
+            "run train-model",
+        ),
+        (["train-model", "--store", "no/such/store.db"], "run extract-embeddings"),
+        (["recognize-video", "--input", "no/such/clip.mp4", "--model", "{model}"], "no such video"),
+    ],
+    ids=["missing-dataset", "missing-image", "missing-model", "missing-store", "missing-video"],
+)
+def test_user_errors_are_one_line_and_exit_1(
+    capsys, trained, argv: list[str], message: str
+) -> None:
+    argv = [a.replace("{model}", str(trained["model"])) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_unreadable_single_image_is_an_error(capsys, trained, tmp_path: Path) -> None:
+    bad = tmp_path / "empty.jpg"
+    bad.write_bytes(b"")
+    assert main(["recognize", str(bad), "--model", str(trained["model"])]) == 1
+    assert "empty file" in capsys.readouterr().err
+
+
+def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    doc = run_json(capsys, "demo", "--dataset", str(DATASET), "--examples", str(EXAMPLES),
+                   "--store", str(out / "e.db"), "--model", str(out / "m.skops"),
+                   "--output", str(out / "demo"))  # fmt: skip
+    names = {
+        Path(i["path"]).name: sorted(f["name"] for f in i["faces"])
+        for i in doc["recognize"]["images"]
+    }
+    assert names["obama_and_biden.jpg"] == ["biden", "obama"]
+    assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
+    assert doc["train"]["mode"] == "svm" and (out / "m.skops").is_file()
+    assert (out / "demo" / "obama_and_biden.jpg").is_file()

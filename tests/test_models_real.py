@@ -1,0 +1,83 @@
+"""Models on real faces: files verified by hash, detections counted, distances that separate people."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BBT, DATASET, EXAMPLES
+
+from pipeline import models
+from pipeline.classify import pairwise_distances
+from pipeline.errors import ModelChecksumError, ModelNotFoundError
+from pipeline.imageio import read_image
+
+
+def test_a_changed_model_file_is_refused_with_both_hashes(tmp_path: Path) -> None:
+    source = models.locate(models.DETECTOR.files[1])
+    damaged = tmp_path / source.name
+    shutil.copy(source, damaged)
+    with damaged.open("ab") as handle:
+        handle.write(b"\n")
+    with pytest.raises(ModelChecksumError, match=models.DETECTOR.files[1].sha256[:12]):
+        models.read_verified(models.DETECTOR.files[1], tmp_path)
+
+
+def test_a_missing_model_file_names_where_it_looked_and_the_fix(tmp_path: Path) -> None:
+    missing = models.ModelFile(
+        "absent.onnx", "0" * 64, package="no_such_pkg", requirement="no-such-pkg==1"
+    )
+    with pytest.raises(ModelNotFoundError, match="pip install 'no-such-pkg==1'"):
+        models.locate(missing, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("image", "faces"),
+    [
+        (EXAMPLES / "kit_with_rose.jpg", 2),
+        (EXAMPLES / "obama_and_biden.jpg", 2),
+        (EXAMPLES / "bbt1.jpg", 4),
+        (BBT / "amy" / "amy1.png", 1),  # a tight grey face crop: found through the padded retry
+        (DATASET / "obama" / "obama.jpg", 1),
+    ],
+    ids=["kit-rose", "obama-biden", "bbt1-group", "tight-crop", "single"],
+)
+def test_detector_finds_the_faces(recognizer, image: Path, faces: int) -> None:
+    found = recognizer.find_faces(read_image(image))
+    assert len(found) == faces
+    for d in found:
+        assert d.landmarks is not None and d.landmarks.shape == (5, 2)
+        x1, y1, x2, y2 = d.box
+        # both eyes inside the box and the left eye left of the right eye
+        assert x1 <= d.landmarks[0, 0] < d.landmarks[1, 0] <= x2
+        assert y1 <= d.landmarks[:2, 1].min() and d.landmarks[:2, 1].max() <= y2
+
+
+def test_no_face_in_a_blank_image(recognizer) -> None:
+    assert recognizer.find_faces(np.full((240, 320, 3), 127, np.uint8)) == []
+
+
+def test_a_batch_embeds_exactly_like_single_faces(recognizer) -> None:
+    image = read_image(EXAMPLES / "bbt1.jpg")
+    detections, batch = recognizer.embed_faces(image)
+    singles = np.vstack([recognizer.embed_detections(image, [d]) for d in detections])
+    np.testing.assert_allclose(batch, singles, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def _embedding(recognizer, path: Path) -> np.ndarray:
+    image = read_image(path)
+    face = max(recognizer.find_faces(image), key=lambda d: d.area)
+    return recognizer.embed_detections(image, [face])[0]
+
+
+def test_same_person_is_closer_than_max_distance_and_strangers_farther(recognizer) -> None:
+    limit = models.EMBEDDERS["facenet"].max_distance
+    obama = [_embedding(recognizer, p) for p in sorted((DATASET / "obama").iterdir())]
+    biden = [_embedding(recognizer, p) for p in sorted((DATASET / "biden").iterdir())]
+    sheldon = [_embedding(recognizer, p) for p in sorted((BBT / "sheldon").glob("*.png"))[:3]]
+    same = pairwise_distances(np.array(obama), np.array(obama))[np.triu_indices(len(obama), 1)]
+    across = pairwise_distances(np.array(obama), np.array(biden + sheldon))
+    assert same.max() < limit < across.min()
