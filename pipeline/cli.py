@@ -229,7 +229,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    p.add_argument("--models-dir", help="folder searched first for model files")
+    p.add_argument("--models-dir", "--detector", dest="models_dir",
+                   help="folder searched first for model files")  # fmt: skip
     p.add_argument("--embedder", default="facenet", help="embedding model (default: facenet)")
     p.add_argument("-c", "--confidence", type=float, default=0.5,
                    help="minimum face detector score (default 0.5)")  # fmt: skip
