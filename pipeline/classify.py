@@ -47,6 +47,8 @@ TRUSTED_TYPES = [
     "sklearn.preprocessing._label.LabelEncoder",
     "sklearn.svm._classes.SVC",
 ]
+# numpy scalar and dtype types skops may list for arrays inside our estimators.
+_BUILTIN_OK = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "builtins.str"}
 
 
 def pairwise_distances(a: Embeddings, b: Embeddings) -> NDArray[np.float32]:
@@ -229,7 +231,3 @@ class IdentityClassifier:
         model.gallery = np.asarray(state["gallery"], np.float32)
         model.gallery_labels = np.asarray(state["gallery_labels"], np.int64)
         return model
-
-
-# numpy scalar and dtype types skops may list for arrays inside our estimators.
-_BUILTIN_OK = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "builtins.str"}

@@ -26,7 +26,7 @@ DEFAULT_OUTPUT = "output/recognized"
 _REPO_DIR = Path(__file__).resolve().parent.parent
 
 
-def _progress(desc: str, json_mode: bool) -> Callable[[Iterable[T], int], Iterable[T]]:
+def _progress(desc: str) -> Callable[[Iterable[T], int], Iterable[T]]:
     """A tqdm wrapper on stderr; silent when stderr is not a terminal."""
 
     def wrap(items: Iterable[T], total: int) -> Iterable[T]:
@@ -61,12 +61,11 @@ def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
     )
 
 
-def _open_store(path: str, recognizer: Any, must_exist: bool = False) -> Any:
+def _open_store(path: str, recognizer: Any) -> Any:
     from .store import EmbeddingStore
 
-    spec = recognizer.embedder.spec if recognizer is not None else None
-    opener = EmbeddingStore.open_existing if must_exist else EmbeddingStore
-    return opener(path, spec.id, spec.output_dim)
+    spec = recognizer.embedder.spec
+    return EmbeddingStore(path, spec.id, spec.output_dim)
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -77,9 +76,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False)
     with _open_store(args.store, recognizer) as store:
-        report = extract_embeddings(
-            args.dataset, store, recognizer, _progress("embedding", args.json)
-        )
+        report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
     lines = [
         f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.skipped)} skipped",
@@ -193,9 +190,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = embedder_spec(args.embedder)
     recognizer = _recognizer(args, with_model=False)
     with _open_store(args.store, recognizer) as store:
-        extract = extract_embeddings(
-            args.dataset, store, recognizer, _progress("embedding", args.json)
-        )
+        extract = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
         train = train_model(store, args.model, spec.max_distance, spec.min_probability)
     args.max_distance = args.min_probability = None
     args.output, args.no_output = args.output or "output/demo", False

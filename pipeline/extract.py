@@ -8,6 +8,7 @@ transaction, so an interrupted run loses at most one batch and the next run resu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -77,13 +78,8 @@ def _process_batch(batch: list[_Pending], recognizer: FaceRecognizer) -> list[Im
     if chosen:
         vectors = recognizer.embedder.embed(np.stack([c for _, c in chosen]))
         for (index, _), vector in zip(chosen, vectors, strict=True):
-            r = records[index]
-            records[index] = ImageRecord(**{**_fields(r), "embedding": vector})
+            records[index] = dataclasses.replace(records[index], embedding=vector)
     return records
-
-
-def _fields(r: ImageRecord) -> dict[str, object]:
-    return {k: getattr(r, k) for k in ImageRecord.__slots__}
 
 
 def _reason(err: ImageError) -> str:
@@ -132,20 +128,18 @@ def extract_embeddings(
         try:
             size, mtime_ns = _stat(item.path)
             old = known.get(item.relpath)
-            if old and (old[1], old[2]) == (size, mtime_ns):
-                unchanged += old[3] == STATUS_OK
-                if old[3] != STATUS_OK:
-                    skipped.append(Skip(item.relpath, old[4] or "skipped"))
-                continue
-            data = item.path.read_bytes()
+            same_stat = old is not None and (old[1], old[2]) == (size, mtime_ns)
+            data = b"" if same_stat else item.path.read_bytes()
         except OSError as err:
             skipped.append(Skip(item.relpath, f"cannot read ({err.strerror or err})"))
             continue
-        digest = hashlib.sha256(data).hexdigest()
-        if old and old[0] == digest:
-            store.touch(item.relpath, size, mtime_ns)
-            unchanged += old[3] == STATUS_OK
-            if old[3] != STATUS_OK:
+        digest = "" if same_stat else hashlib.sha256(data).hexdigest()
+        if old is not None and (same_stat or old[0] == digest):
+            if not same_stat:  # touched but identical content: remember the new mtime
+                store.touch(item.relpath, size, mtime_ns)
+            if old[3] == STATUS_OK:
+                unchanged += 1
+            else:
                 skipped.append(Skip(item.relpath, old[4] or "skipped"))
             continue
         batch.append(_Pending(item, digest, size, mtime_ns, data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def test_extract_is_incremental(capsys, tmp_path: Path) -> None:
     assert first["people"] == {"biden": 2, "obama": 3}
     again = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
     assert (again["embedded"], again["unchanged"], again["removed"]) == (0, 5, 0)
+    os.utime(dataset / "obama" / "obama.jpg", (1_000_000, 1_000_000))  # touched, same content
+    touched = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
+    assert (touched["embedded"], touched["unchanged"]) == (0, 5)
     shutil.copy(DATASET / "kit_harington" / "john1.jpeg", dataset / "biden" / "new face.jpeg")
     (dataset / "obama" / "obama2.jpg").unlink()
     third = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", store)
