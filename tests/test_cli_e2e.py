@@ -121,10 +121,7 @@ def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
     doc = run_json(capsys, "demo", "--dataset", str(DATASET), "--examples", str(EXAMPLES),
                    "--store", str(out / "e.db"), "--model", str(out / "m.skops"),
                    "--output", str(out / "demo"))  # fmt: skip
-    names = {
-        Path(i["path"]).name: sorted(f["name"] for f in i["faces"])
-        for i in doc["recognize"]["images"]
-    }
+    names = names_in(doc["recognize"])
     assert names["obama_and_biden.jpg"] == ["biden", "obama"]
     assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
     assert doc["train"]["mode"] == "svm" and (out / "m.skops").is_file()
