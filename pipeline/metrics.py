@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.stats import rankdata
 
 
 def _arrays(distances: ArrayLike, same: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -33,11 +34,25 @@ def candidate_thresholds(distances: ArrayLike) -> NDArray[np.float64]:
     return np.concatenate([[values[0] - 1e-6], mids, [values[-1] + 1e-6]])
 
 
+def _sweep(
+    d: NDArray[np.float64], s: NDArray[np.bool_]
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """For every candidate threshold (ascending): how many same and different pairs it accepts.
+
+    One sort and a binary search, so memory stays linear in the number of pairs.
+    """
+    candidates = candidate_thresholds(d)
+    same_sorted, diff_sorted = np.sort(d[s]), np.sort(d[~s])
+    accepted_same = np.searchsorted(same_sorted, candidates, side="right")
+    accepted_diff = np.searchsorted(diff_sorted, candidates, side="right")
+    return candidates, accepted_same, accepted_diff
+
+
 def best_threshold(distances: ArrayLike, same: ArrayLike) -> tuple[float, float]:
     """(threshold, accuracy) maximising accuracy on these pairs; ties take the smallest."""
     d, s = _arrays(distances, same)
-    candidates = candidate_thresholds(d)
-    accuracies = ((d[None, :] <= candidates[:, None]) == s[None, :]).mean(axis=1)
+    candidates, accepted_same, accepted_diff = _sweep(d, s)
+    accuracies = (accepted_same + (int((~s).sum()) - accepted_diff)) / d.size
     best = int(np.argmax(accuracies))
     return float(candidates[best]), float(accuracies[best])
 
@@ -81,21 +96,20 @@ def roc_points(
     d, s = _arrays(distances, same)
     if s.all() or not s.any():
         raise ValueError("ROC needs both same-person and different-person pairs")
-    candidates = candidate_thresholds(d)
-    accepted = d[None, :] <= candidates[:, None]
-    tar = (accepted & s).sum(axis=1) / s.sum()
-    far = (accepted & ~s).sum(axis=1) / (~s).sum()
-    return far, tar
+    _, accepted_same, accepted_diff = _sweep(d, s)
+    return accepted_diff / (~s).sum(), accepted_same / s.sum()
 
 
 def roc_auc(distances: ArrayLike, same: ArrayLike) -> float:
     """Area under the ROC curve: the chance a random same pair is closer than a different one."""
     d, s = _arrays(distances, same)
-    pos, neg = d[s], d[~s]
-    if pos.size == 0 or neg.size == 0:
+    n_same, n_diff = int(s.sum()), int((~s).sum())
+    if n_same == 0 or n_diff == 0:
         raise ValueError("AUC needs both same-person and different-person pairs")
-    closer = (pos[:, None] < neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(closer / (pos.size * neg.size))
+    # Mann-Whitney: each different pair's rank counts the same pairs closer than it (ties 1/2).
+    ranks = rankdata(d)
+    closer = ranks[~s].sum() - n_diff * (n_diff + 1) / 2
+    return float(closer / (n_same * n_diff))
 
 
 def tar_at_far(distances: ArrayLike, same: ArrayLike, far: float) -> float:
