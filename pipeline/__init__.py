@@ -17,6 +17,7 @@ _EXPORTS = {
     "ModelChecksumError": "errors",
     "ModelError": "errors",
     "ModelNotFoundError": "errors",
+    "NoFaceError": "errors",
     "NotTrainedError": "errors",
     "StoreError": "errors",
     "VideoError": "errors",
@@ -26,6 +27,9 @@ _EXPORTS = {
     "Match": "types",
     "RecognizedFace": "types",
     "VideoReport": "types",
+    "Verification": "types",
+    "PairsReport": "types",
+    "IdentificationReport": "types",
     "IdentityClassifier": "classify",
     "EmbeddingStore": "store",
     "FaceRecognizer": "recognizer",
@@ -33,6 +37,9 @@ _EXPORTS = {
     "train_model": "train",
     "recognize_images": "recognize",
     "recognize_video": "video",
+    "read_pairs": "pairs",
+    "evaluate_pairs": "evaluate",
+    "evaluate_identification": "evaluate",
 }
 
 __all__ = sorted(_EXPORTS)

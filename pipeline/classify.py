@@ -72,6 +72,7 @@ class IdentityClassifier:
         self.C = C
         self.embedder_id = embedder_id
         self.mode: str | None = None
+        self.calibration: dict[str, Any] = {}
         self.notes: list[str] = []
         self.encoder: LabelEncoder | None = None
         self.svm: CalibratedClassifierCV | None = None
@@ -117,7 +118,7 @@ class IdentityClassifier:
         fewest = min(counts.values())
         if fewest >= _MIN_IMAGES_FOR_CV:
             folds = StratifiedKFold(n_splits=min(5, fewest), shuffle=True, random_state=0)
-            return CalibratedClassifierCV(svc, method="sigmoid", cv=folds).fit(x, y)
+            return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False).fit(x, y)
         few = sorted(n for n, c in counts.items() if c < _MIN_IMAGES_FOR_CV)
         self.notes.append(
             f"probabilities calibrated on the training faces themselves: fewer than "
@@ -166,6 +167,7 @@ class IdentityClassifier:
             "classes": self.classes_,
             "max_distance": float(self.max_distance),
             "min_probability": float(self.min_probability),
+            "calibration": dict(self.calibration),
             "C": float(self.C),
             "sklearn_version": sklearn.__version__,
             "encoder": self.encoder,
@@ -226,6 +228,7 @@ class IdentityClassifier:
         )
         model.mode = state["mode"]
         model.notes = list(state["notes"])
+        model.calibration = dict(state.get("calibration") or {})
         model.encoder = state["encoder"]
         model.svm = state["svm"]
         model.gallery = np.asarray(state["gallery"], np.float32)

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,9 +57,8 @@ def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
             classifier.max_distance = args.max_distance
         if getattr(args, "min_probability", None) is not None:
             classifier.min_probability = args.min_probability
-    return FaceRecognizer.from_models_dir(
-        args.models_dir, args.embedder, args.confidence, classifier
-    )
+    spec = embedder_spec(args.embedder, getattr(args, "crop", None), getattr(args, "margin", None))
+    return FaceRecognizer.from_models_dir(args.models_dir, spec, args.confidence, classifier)
 
 
 def _open_store(path: str, recognizer: Any) -> Any:
@@ -104,10 +104,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.model,
             args.max_distance if args.max_distance is not None else spec.max_distance,
             args.min_probability if args.min_probability is not None else spec.min_probability,
+            calibrate=args.max_distance is None,
         )
+    cal = report.calibration
     lines = [
         f"trained a {report.mode} recognizer on {sum(report.people.values())} faces of "
         f"{len(report.people)} people: " + ", ".join(report.people),
+        f"max_distance {report.max_distance:.3f} ({cal.get('source')}; gallery pairs: "
+        f"{cal.get('same_pairs')} same, {cal.get('different_pairs')} different), "
+        f"min_probability {report.min_probability:.3f}",
         *[f"note: {n}" for n in report.notes],
         f"saved: {report.path}",
     ]
@@ -175,6 +180,102 @@ def cmd_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .errors import NoFaceError
+    from .imageio import read_image
+
+    images = [read_image(args.image_a), read_image(args.image_b)]
+    recognizer = _recognizer(args, with_model=False)
+    threshold = _given(args.max_distance, recognizer.embedder.spec.max_distance)
+    try:
+        result = recognizer.verify(*images, threshold)
+    except NoFaceError as err:
+        path = args.image_a if err.which == "first" else args.image_b
+        raise FaceRecError(f"{path}: no face found") from err
+    doc = {"image_a": args.image_a, "image_b": args.image_b, **result.to_dict()}
+    verdict = "same person" if result.same else "different people"
+    sign = "<=" if result.same else ">"
+    _emit(
+        args, doc, [f"{verdict} (distance {result.distance:.3f} {sign} threshold {threshold:.2f})"]
+    )
+    return 0
+
+
+def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_pairs
+    from .pairs import read_pairs
+
+    pairs = read_pairs(args.pairs, args.root)
+    recognizer = _recognizer(args, with_model=False)
+    threshold = _given(args.max_distance, recognizer.embedder.spec.max_distance)
+    plot_dir = None if args.no_plots else args.output
+    r = evaluate_pairs(pairs, recognizer, threshold, plot_dir, _progress("embedding"))
+    lines = [
+        f"{r.pairs} pairs ({r.same_pairs} same, {r.different_pairs} different), "
+        f"{len(r.missing)} missing; embedder {r.embedder}, crop {r.crop}",
+        f"at the default threshold {r.threshold:.2f}: accuracy {_pct(r.accuracy_at_default)}, "
+        f"balanced {_pct(r.balanced_accuracy_at_default)} (same accepted "
+        f"{_pct(r.tar_at_default)}, different accepted {_pct(r.far_at_default)})",
+    ]
+    if r.accuracy_10fold is not None:
+        lines += [
+            f"10-fold: accuracy {_pct(r.accuracy_10fold)} +- {_pct(r.accuracy_10fold_std)} "
+            f"(mean chosen threshold {r.threshold_10fold:.3f})",
+            f"ROC AUC {r.auc:.4f}; same accepted {_pct(r.tar_at_far_1e_2)} at FAR 1e-2, "
+            f"{_pct(r.tar_at_far_1e_3)} at FAR 1e-3; equal error rate {_pct(r.eer)}",
+        ]
+    lines += [f"missing: {m.path_a} | {m.path_b}: {m.reason}" for m in r.missing]
+    lines += [f"{name}: {path}" for name, path in r.plots.items()]
+    _emit(args, r.to_dict(), lines)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_identification
+
+    recognizer = _recognizer(args, with_model=False)
+    spec = recognizer.embedder.spec
+    r = evaluate_identification(
+        args.dataset,
+        recognizer,
+        args.folds,
+        _given(args.max_distance, spec.max_distance),
+        args.min_probability if args.min_probability is not None else spec.min_probability,
+        args.unknown,
+        None if args.no_plots else args.output,
+        _progress("embedding"),
+        calibrate=args.max_distance is None,
+    )
+    strangers = f" + {r.unknown_faces} stranger faces" if r.unknown_faces else ""
+    lines = [
+        f"{r.folds}-fold identification: {r.known_faces} faces of {len(r.people)} people"
+        f"{strangers}; embedder {r.embedder}, crop {r.crop}",
+        "max_distance per fold: " + ", ".join(f"{t:.3f}" for t in r.fold_max_distance),
+        f"accuracy {_pct(r.accuracy)}: known people named right {_pct(r.known_accuracy)}"
+        + (
+            "" if r.unknown_rejected is None else f", strangers rejected {_pct(r.unknown_rejected)}"
+        ),
+        "person: faces, precision, recall",
+        *[f"  {n}: {s.faces}, {_pct(s.precision)}, {_pct(s.recall)}" for n, s in r.people.items()],
+    ]
+    if r.enrolled_only:
+        lines.append(f"enrolled but not tested (one image): {', '.join(r.enrolled_only)}")
+    mistakes = Counter((e["true"], e["recognized"]) for e in r.errors)
+    lines += [f"mistake: {a} recognized as {b} ({n}x)" for (a, b), n in mistakes.most_common()]
+    lines += [f"skipped {s.path}: {s.reason}" for s in r.skipped]
+    lines += [f"{name}: {path}" for name, path in r.plots.items()]
+    _emit(args, r.to_dict(), lines)
+    return 0
+
+
 def _bundled(path: str) -> str:
     """A demo path as given if it exists, else the same path inside the source checkout."""
     p = Path(path)
@@ -238,6 +339,12 @@ def _thresholds(p: argparse.ArgumentParser) -> None:
                    help="unknown when the SVM probability is below this")  # fmt: skip
 
 
+def _crop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crop", choices=["box", "detector", "align5"],
+                   help="how faces are cut for the embedder (default: the embedder's own)")  # fmt: skip
+    p.add_argument("--margin", type=float, help="margin around the box, a share of the crop side")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facerec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -279,6 +386,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("verify", help="are two images the same person? (largest face of each)")
+    _common(p)
+    _crop_options(p)
+    p.add_argument("image_a", metavar="IMAGE_A")
+    p.add_argument("image_b", metavar="IMAGE_B")
+    p.add_argument("--max-distance", type=float, help="same person when distance <= this")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("evaluate-pairs", help="1:1 verification accuracy on a pairs file")
+    _common(p)
+    _crop_options(p)
+    p.add_argument("pairs", metavar="PAIRS", help="CSV path_a,path_b,same or LFW pairs.txt")
+    p.add_argument("--root", default=".", help="folder the paths in PAIRS are relative to")
+    p.add_argument("--max-distance", type=float, help="the threshold to report (default: model's)")
+    p.add_argument("-o", "--output", default="output/evaluate-pairs", help="folder for the plots")
+    p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    p.set_defaults(func=cmd_evaluate_pairs)
+
+    p = sub.add_parser("evaluate", help="1:K identification accuracy by K-fold on a dataset")
+    _common(p)
+    _crop_options(p)
+    _thresholds(p)
+    p.add_argument("dataset", metavar="DATASET", help="folder per person, as for extract")
+    p.add_argument("-k", "--folds", type=int, default=5, help="number of folds (default 5)")
+    p.add_argument("--unknown", metavar="DIR", help="images of people never enrolled")
+    p.add_argument("-o", "--output", default="output/evaluate", help="folder for the plot")
+    p.add_argument("--no-plots", action="store_true", help="do not write the PNG plot")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="extract, train and recognize on the bundled sample")
     _common(p)

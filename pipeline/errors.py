@@ -41,3 +41,11 @@ class NotTrainedError(FaceRecError):
 
 class VideoError(FaceRecError):
     """A video source cannot be opened or an output video cannot be written."""
+
+
+class NoFaceError(FaceRecError):
+    """An image where a face is required shows none; `which` names the image."""
+
+    def __init__(self, message: str, which: str = "") -> None:
+        super().__init__(message)
+        self.which = which

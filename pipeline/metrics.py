@@ -57,6 +57,19 @@ def best_threshold(distances: ArrayLike, same: ArrayLike) -> tuple[float, float]
     return float(candidates[best]), float(accuracies[best])
 
 
+def best_threshold_interval(distances: ArrayLike, same: ArrayLike) -> tuple[float, float, float]:
+    """(lowest, highest, accuracy): the smallest and largest thresholds reaching the best accuracy.
+
+    Their middle leaves the most room on both sides, which suits calibrating on few pairs
+    better than best_threshold's smallest one.
+    """
+    d, s = _arrays(distances, same)
+    candidates, accepted_same, accepted_diff = _sweep(d, s)
+    accuracies = (accepted_same + (int((~s).sum()) - accepted_diff)) / d.size
+    best = np.flatnonzero(accuracies == accuracies.max())
+    return float(candidates[best[0]]), float(candidates[best[-1]]), float(accuracies[best[0]])
+
+
 @dataclass(frozen=True, slots=True)
 class FoldResult:
     """LFW protocol: a threshold picked on 9 folds, accuracy measured on the 10th."""
@@ -73,13 +86,26 @@ class FoldResult:
         return float(np.std(self.accuracies))
 
 
-def kfold_accuracy(distances: ArrayLike, same: ArrayLike, folds: int = 10) -> FoldResult:
-    """K-fold threshold selection over pairs split in order into `folds` contiguous folds
-    (LFW's pairs.txt lists its folds one after another)."""
+def kfold_accuracy(
+    distances: ArrayLike, same: ArrayLike, folds: int = 10, fold_ids: ArrayLike | None = None
+) -> FoldResult:
+    """K-fold threshold selection (the LFW protocol): pick on K-1 folds, measure on the last.
+
+    `fold_ids` gives each pair's fold (as a pairs file declares them); without it the pairs are
+    split in order into `folds` contiguous folds (LFW's pairs.txt lists its folds in turn).
+    """
     d, s = _arrays(distances, same)
-    if not 2 <= folds <= d.size:
-        raise ValueError(f"need between 2 and {d.size} folds, got {folds}")
-    parts = np.array_split(np.arange(d.size), folds)
+    if fold_ids is not None:
+        ids = np.asarray(fold_ids).reshape(-1)
+        if ids.shape != d.shape:
+            raise ValueError("fold_ids must have one entry per pair")
+        parts = [np.flatnonzero(ids == f) for f in np.unique(ids)]
+        if len(parts) < 2:
+            raise ValueError("need at least 2 folds")
+    else:
+        if not 2 <= folds <= d.size:
+            raise ValueError(f"need between 2 and {d.size} folds, got {folds}")
+        parts = np.array_split(np.arange(d.size), folds)
     accuracies, thresholds = [], []
     for test in parts:
         train = np.setdiff1d(np.arange(d.size), test)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -52,8 +52,8 @@ class ModelSpec:
     """Everything the code needs to know about a net: files, input and output conventions.
 
     `crop` says how an embedder wants its face cut: "box" (the MTCNN-style landmark box widened
-    by `margin`, a fraction of the crop side, then resized), or "align5" (similarity warp of the
-    5 landmarks onto a template). Thresholds are measured defaults; see README "Accuracy".
+    by `margin`, a fraction of the crop side, then resized), "detector" (the same with the SSD
+    box), or "align5" (similarity warp of the 5 landmarks onto a template). Thresholds are measured defaults; see README "Accuracy".
     """
 
     id: str
@@ -161,11 +161,22 @@ EMBEDDERS: dict[str, ModelSpec] = {
 DEFAULT_EMBEDDER = "facenet"
 
 
-def embedder_spec(name: str) -> ModelSpec:
-    """Look an embedder up by its short name (`--embedder`) or its id."""
+CROPS = ("box", "detector", "align5")
+
+
+def embedder_spec(name: str, crop: str | None = None, margin: float | None = None) -> ModelSpec:
+    """Look an embedder up by its short name (`--embedder`) or its id.
+
+    `crop` and `margin` replace the spec's own, for measuring other crops (evaluate commands).
+    """
     for key, spec in EMBEDDERS.items():
         if name in (key, spec.id):
-            return spec
+            if crop is not None and crop not in CROPS:
+                raise ModelError(f"unknown crop {crop!r}; choose one of: {', '.join(CROPS)}")
+            if margin is not None and not 0.0 <= margin < 0.9:
+                raise ModelError(f"margin must be in [0, 0.9), got {margin}")
+            changes = {"crop": crop, "margin": margin}
+            return replace(spec, **{k: v for k, v in changes.items() if v is not None})
     raise ModelError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 
+from .calibrate import SOURCE_USER, Calibration, calibrate_max_distance
 from .classify import IdentityClassifier
 from .errors import DatasetError
 from .store import EmbeddingStore
-from .types import TrainReport
+from .types import Embeddings, TrainReport
 
 
 def default_min_probability(people: int) -> float:
@@ -21,12 +23,39 @@ def default_min_probability(people: int) -> float:
     return min(0.2, 1.5 / max(people, 1))
 
 
+def fit_classifier(
+    embeddings: Embeddings,
+    names: Sequence[str],
+    max_distance: float,
+    min_probability: float,
+    embedder_id: str = "",
+    C: float = 1.0,
+    calibrate: bool = True,
+) -> IdentityClassifier:
+    """The classifier train-model saves, fitted in memory (evaluate uses it fold by fold).
+
+    With `calibrate`, `max_distance` is the embedder's default and the gallery's own distance
+    distributions may tighten it (calibrate.py); without, it is used as given. A
+    min_probability of 0 or less means the default for this many people.
+    """
+    if calibrate:
+        calibration = calibrate_max_distance(embeddings, names, max_distance)
+    else:
+        calibration = Calibration(max_distance, SOURCE_USER, max_distance, 0, 0)
+    if min_probability <= 0:
+        min_probability = default_min_probability(len(set(names)))
+    model = IdentityClassifier(calibration.max_distance, min_probability, C, embedder_id)
+    model.calibration = calibration.to_dict()
+    return model.fit(embeddings, names)
+
+
 def train_model(
     store: EmbeddingStore,
     path: str | os.PathLike[str],
     max_distance: float,
     min_probability: float,
     C: float = 1.0,
+    calibrate: bool = True,
 ) -> TrainReport:
     """Train on every embedded face in `store` and write the recognizer file to `path`.
 
@@ -41,17 +70,17 @@ def train_model(
             f"{store.path}: no embedded faces to train on (run extract-embeddings on a dataset "
             "with at least one face per person)"
         )
-    if min_probability <= 0:
-        min_probability = default_min_probability(len(set(names)))
-    model = IdentityClassifier(max_distance, min_probability, C, store.embedder_id)
-    model.fit(embeddings, names)
+    model = fit_classifier(
+        embeddings, names, max_distance, min_probability, store.embedder_id, C, calibrate
+    )
     model.save(path)
     return TrainReport(
         path=str(path),
         people=dict(sorted(Counter(names).items())),
         mode=model.mode or "",
         notes=tuple(model.notes),
-        max_distance=max_distance,
-        min_probability=min_probability,
+        max_distance=model.max_distance,
+        min_probability=model.min_probability,
         embedder_id=store.embedder_id,
+        calibration=dict(model.calibration),
     )

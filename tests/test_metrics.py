@@ -7,6 +7,7 @@ import pytest
 from pipeline.metrics import (
     accuracy_at,
     best_threshold,
+    best_threshold_interval,
     equal_error_rate,
     kfold_accuracy,
     roc_auc,
@@ -59,6 +60,26 @@ def test_kfold_picks_thresholds_on_the_other_folds() -> None:
     assert result.accuracies == pytest.approx((1.0, 0.0, 1.0))
     assert result.thresholds == pytest.approx((0.5, 0.7, 0.45), abs=1e-5)
     assert result.mean == pytest.approx(2 / 3)
+
+
+def test_best_threshold_interval_spans_every_best_threshold() -> None:
+    # separable: same 0.2, 0.4; different 0.8, 1.0: only the midpoint 0.6 is perfect.
+    assert best_threshold_interval([0.2, 0.4, 0.8, 1.0], [1, 1, 0, 0]) == pytest.approx(
+        (0.6, 0.6, 1.0)
+    )
+    # same 0.2, 0.6; different 0.4, 1.0. Candidates 0.3, 0.5, 0.8 are right on 3, 2, 3 of 4
+    # pairs: the best (3/4) is reached at 0.3 and again at 0.8.
+    low, high, acc = best_threshold_interval([0.2, 0.6, 0.4, 1.0], [1, 1, 0, 0])
+    assert (low, high, acc) == pytest.approx((0.3, 0.8, 0.75))
+
+
+def test_kfold_uses_declared_folds() -> None:
+    # folds {0.2 s, 0.5 d} and {0.4 s, 1.0 d}: each picks its threshold on the other
+    # fold 0 held out: train {0.4 s, 1.0 d} -> t = 0.7 -> test 0.2 s right, 0.5 d wrong -> 1/2
+    # fold 1 held out: train {0.2 s, 0.5 d} -> t = 0.35 -> test 0.4 s wrong, 1.0 d right -> 1/2
+    result = kfold_accuracy([0.2, 0.5, 0.4, 1.0], [1, 0, 1, 0], fold_ids=[0, 0, 1, 1])
+    assert result.accuracies == pytest.approx((0.5, 0.5))
+    assert result.thresholds == pytest.approx((0.7, 0.35))
 
 
 def test_bad_inputs_are_refused() -> None:

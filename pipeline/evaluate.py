@@ -1,0 +1,335 @@
+"""Accuracy on the user's own images: 1:1 verification over a pairs file, and 1:K identification
+by stratified K-fold over a folder-per-person dataset, through the same classifier train-model fits.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.model_selection import StratifiedKFold
+
+from . import metrics, plots
+from .classify import pairwise_distances
+from .errors import DatasetError, ImageError
+from .imageio import iter_dataset, list_images, read_image
+from .pairs import Pair
+from .recognizer import FaceRecognizer
+from .train import fit_classifier
+from .types import (
+    UNKNOWN,
+    Embeddings,
+    IdentificationReport,
+    MissingPair,
+    PairsReport,
+    PersonScore,
+    Skip,
+)
+
+Progress = Callable[[Iterable[Any], int], Iterable[Any]]
+NO_FACE = "no face found"
+BATCH_IMAGES = 16
+# Distances stand-ins for pairs that could not be compared: beyond any real distance (0-2) on
+# the wrong side, so every threshold gets them wrong and they count as errors in every metric.
+_MISSING_SAME, _MISSING_DIFFERENT = 4.0, -1.0
+
+
+def _no_progress(items: Iterable[Any], total: int) -> Iterable[Any]:
+    return items
+
+
+def embed_paths(
+    recognizer: FaceRecognizer,
+    paths: Sequence[Path],
+    every_face: bool = False,
+    progress: Progress = _no_progress,
+) -> tuple[dict[Path, Embeddings], list[Skip]]:
+    """Embeddings of the largest face (or every face) of each image, batched across images.
+
+    Images that cannot be read or show no face are returned as Skips, not raised.
+    """
+    found: dict[Path, Embeddings] = {}
+    skipped: list[Skip] = []
+    batch: list[tuple[Path, Any]] = []
+
+    def flush() -> None:
+        results = recognizer.embed_images([image for _, image in batch], every_face)
+        for (path, _), (faces, vectors) in zip(batch, results, strict=True):
+            if faces:
+                found[path] = vectors
+            else:
+                skipped.append(Skip(str(path), NO_FACE))
+        batch.clear()
+
+    for path in progress(paths, len(paths)):
+        try:
+            batch.append((path, read_image(path)))
+        except ImageError as err:
+            skipped.append(Skip(str(path), str(err).split(": ", 1)[-1]))
+        if len(batch) >= BATCH_IMAGES:
+            flush()
+    if batch:
+        flush()
+    return found, skipped
+
+
+# -- 1:1 verification ------------------------------------------------------------------------------
+
+
+def pair_distances(
+    pairs: Sequence[Pair], embeddings: dict[Path, Embeddings], reasons: dict[Path, str]
+) -> tuple[NDArray[np.float64], list[MissingPair]]:
+    """Distance per pair; a pair missing a face gets a stand-in that counts as an error."""
+    distances = np.empty(len(pairs), np.float64)
+    missing = []
+    for i, pair in enumerate(pairs):
+        a, b = embeddings.get(pair.path_a), embeddings.get(pair.path_b)
+        if a is None or b is None:
+            lost = pair.path_a if a is None else pair.path_b
+            reason = f"{lost}: {reasons.get(lost, NO_FACE)}"
+            missing.append(MissingPair(str(pair.path_a), str(pair.path_b), reason))
+            distances[i] = _MISSING_SAME if pair.same else _MISSING_DIFFERENT
+        else:
+            distances[i] = float(pairwise_distances(a[:1], b[:1])[0, 0])
+    return distances, missing
+
+
+def evaluate_pairs(
+    pairs: Sequence[Pair],
+    recognizer: FaceRecognizer,
+    threshold: float,
+    plot_dir: str | os.PathLike[str] | None = None,
+    progress: Progress = _no_progress,
+) -> PairsReport:
+    """Verification metrics of the recognizer's embedder on `pairs` at `threshold` and by 10-fold."""
+    paths = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
+    embeddings, skipped = embed_paths(recognizer, paths, progress=progress)
+    d, missing = pair_distances(pairs, embeddings, {Path(s.path): s.reason for s in skipped})
+    same = np.array([p.same for p in pairs])
+    both = bool(same.any() and (~same).any())
+    accepted = d <= threshold
+    tar = float(accepted[same].mean()) if same.any() else None
+    far = float(accepted[~same].mean()) if (~same).any() else None
+    balanced = (tar + 1 - far) / 2 if tar is not None and far is not None else None
+    folds = metrics.kfold_accuracy(d, same, fold_ids=[p.fold for p in pairs]) if both else None
+    spec = recognizer.embedder.spec
+    plotted: dict[str, str] = {}
+    if plot_dir is not None and both:
+        plotted = _pair_plots(d, same, len(missing), threshold, Path(plot_dir), spec.id)
+    return PairsReport(
+        pairs=len(pairs),
+        same_pairs=int(same.sum()),
+        different_pairs=int((~same).sum()),
+        missing=tuple(missing),
+        threshold=threshold,
+        accuracy_at_default=metrics.accuracy_at(d, same, threshold),
+        balanced_accuracy_at_default=balanced,
+        tar_at_default=tar,
+        far_at_default=far,
+        accuracy_10fold=folds.mean if folds else None,
+        accuracy_10fold_std=folds.std if folds else None,
+        threshold_10fold=float(np.mean(folds.thresholds)) if folds else None,
+        auc=metrics.roc_auc(d, same) if both else None,
+        tar_at_far_1e_2=metrics.tar_at_far(d, same, 1e-2) if both else None,
+        tar_at_far_1e_3=metrics.tar_at_far(d, same, 1e-3) if both else None,
+        eer=metrics.equal_error_rate(d, same) if both else None,
+        embedder=spec.id,
+        crop=_crop_name(spec),
+        plots=plotted,
+    )
+
+
+def _crop_name(spec: Any) -> str:
+    return spec.crop if spec.crop == "align5" else f"{spec.crop}+{spec.margin:g}"
+
+
+def _pair_plots(
+    d: NDArray[np.float64],
+    same: NDArray[np.bool_],
+    missing: int,
+    threshold: float,
+    plot_dir: Path,
+    embedder: str,
+) -> dict[str, str]:
+    far, tar = metrics.roc_points(d, same)
+    at_default = (float((d[~same] <= threshold).mean()), float((d[same] <= threshold).mean()))
+    auc = metrics.roc_auc(d, same)
+    title = f"{embedder}: {same.sum()} same / {(~same).sum()} different pairs, AUC {auc:.4f}"
+    if missing:
+        title += f" ({missing} missing)"
+    real = (d >= 0) & (d <= 2)
+    return {
+        "roc": plots.roc_png(
+            far,
+            tar,
+            plot_dir / "roc.png",
+            title,
+            [(f"default threshold {threshold:.2f}", *at_default)],
+        ),  # fmt: skip
+        "histogram": plots.histogram_png(
+            d[real & same], d[real & ~same], threshold, plot_dir / "distances.png", title
+        ),
+    }
+
+
+# -- 1:K identification --------------------------------------------------------------------------
+
+
+def evaluate_identification(
+    dataset: str | os.PathLike[str],
+    recognizer: FaceRecognizer,
+    folds: int,
+    max_distance: float,
+    min_probability: float,
+    unknown: str | os.PathLike[str] | None = None,
+    plot_dir: str | os.PathLike[str] | None = None,
+    progress: Progress = _no_progress,
+    calibrate: bool = True,
+) -> IdentificationReport:
+    """Stratified K-fold: train the real classifier on K-1 folds, name the faces of the K-th.
+
+    People with a single usable image cannot be tested (no image would be left to train on);
+    they are enrolled in every fold as distractors and listed in `enrolled_only`. Strangers
+    (every face of every image under `unknown`) are spread over the folds, so each tested face
+    is answered exactly once.
+
+    Raises:
+        DatasetError: fewer than 2 folds, or no person with at least 2 usable images.
+    """
+    if folds < 2:
+        raise DatasetError(f"--folds must be at least 2, got {folds}")
+    items = list(iter_dataset(dataset))
+    by_path, skipped = embed_paths(recognizer, [i.path for i in items], progress=progress)
+    names = [i.person for i in items if i.path in by_path]
+    x = np.concatenate([by_path[i.path] for i in items if i.path in by_path]) if names else None
+    counts = {n: names.count(n) for n in sorted(set(names))}
+    testable = np.array([counts[n] >= 2 for n in names], bool)
+    if x is None or not testable.any():
+        raise DatasetError(
+            f"{dataset}: identification needs at least one person with 2 or more usable images"
+        )
+    strangers = _embed_strangers(recognizer, unknown, skipped, progress)
+    k = min(folds, max(counts[n] for n in names if counts[n] >= 2))
+    truth, said, used = _run_folds(
+        x, names, testable, strangers, k, (max_distance, min_probability, calibrate)
+    )
+    report = _score(truth, said, counts, skipped, k, used, recognizer.embedder.spec, len(strangers))
+    if plot_dir is not None:
+        report = _with_confusion(report, truth, said, Path(plot_dir))
+    return report
+
+
+def _embed_strangers(
+    recognizer: FaceRecognizer,
+    unknown: str | os.PathLike[str] | None,
+    skipped: list[Skip],
+    progress: Progress,
+) -> Embeddings:
+    if unknown is None:
+        return np.zeros((0, recognizer.embedder.spec.output_dim), np.float32)
+    paths = list_images(unknown)
+    if not paths:
+        raise DatasetError(f"{unknown}: no images of strangers in this folder")
+    found, lost = embed_paths(recognizer, paths, every_face=True, progress=progress)
+    skipped += lost
+    if not found:
+        raise DatasetError(f"{unknown}: no face found in any of its images")
+    return np.concatenate([found[p] for p in paths if p in found])
+
+
+def _run_folds(
+    x: Embeddings,
+    names: list[str],
+    testable: NDArray[np.bool_],
+    strangers: Embeddings,
+    k: int,
+    thresholds: tuple[float, float, bool],
+) -> tuple[list[str], list[str], list[tuple[float, float]]]:
+    """(true label, answer) per tested face, strangers' true label being 'unknown', and the
+    (max_distance, min_probability) each fold's classifier used."""
+    tested = np.flatnonzero(testable)
+    labels = np.array(names)
+    with warnings.catch_warnings():  # a person with fewer images than folds is expected here
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(
+            StratifiedKFold(n_splits=k, shuffle=True, random_state=0).split(tested, labels[tested])
+        )
+    truth: list[str] = []
+    said: list[str] = []
+    used: list[tuple[float, float]] = []
+    max_distance, min_probability, calibrate = thresholds
+    for fold, (_, test_part) in enumerate(splits):
+        test = tested[test_part]
+        train = np.setdiff1d(np.arange(len(names)), test)
+        model = fit_classifier(
+            x[train], list(labels[train]), max_distance, min_probability, calibrate=calibrate
+        )
+        used.append((model.max_distance, model.min_probability))
+        own_strangers = strangers[fold::k]
+        answers = model.predict(np.concatenate([x[test], own_strangers]))
+        truth += list(labels[test]) + [UNKNOWN] * len(own_strangers)
+        said += [a.label for a in answers]
+    return truth, said, used
+
+
+def _score(
+    truth: list[str],
+    said: list[str],
+    counts: dict[str, int],
+    skipped: list[Skip],
+    k: int,
+    used: list[tuple[float, float]],
+    spec: Any,
+    n_strangers: int,
+) -> IdentificationReport:
+    t, s = np.array(truth), np.array(said)
+    known = t != UNKNOWN
+    people = {}
+    for name in sorted(set(t[known])):
+        named = s == name
+        people[name] = PersonScore(
+            faces=int((t == name).sum()),
+            precision=float((t[named] == name).mean()) if named.any() else None,
+            recall=float((s[t == name] == name).mean()),
+        )
+    errors = tuple({"true": a, "recognized": b} for a, b in zip(truth, said, strict=True) if a != b)
+    return IdentificationReport(
+        faces=len(t),
+        known_faces=int(known.sum()),
+        unknown_faces=int((~known).sum()),
+        folds=k,
+        accuracy=float((t == s).mean()),
+        known_accuracy=float((t[known] == s[known]).mean()),
+        unknown_rejected=float((s[~known] == UNKNOWN).mean()) if n_strangers else None,
+        people=people,
+        enrolled_only=tuple(n for n, c in counts.items() if c < 2),
+        skipped=tuple(skipped),
+        fold_max_distance=tuple(m for m, _ in used),
+        fold_min_probability=tuple(p for _, p in used),
+        embedder=spec.id,
+        crop=_crop_name(spec),
+        errors=errors,
+    )
+
+
+def _with_confusion(
+    report: IdentificationReport, truth: list[str], said: list[str], plot_dir: Path
+) -> IdentificationReport:
+    import dataclasses
+
+    rows = sorted(set(truth) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in truth else [])
+    cols = sorted((set(truth) | set(said)) - {UNKNOWN}) + [UNKNOWN]
+    matrix = np.zeros((len(rows), len(cols)), np.int64)
+    for a, b in zip(truth, said, strict=True):
+        matrix[rows.index(a), cols.index(b)] += 1
+    ylabels = [r if r != UNKNOWN else "(strangers)" for r in rows]
+    title = f"{report.embedder}: {report.folds}-fold, known {report.known_accuracy:.1%}" + (
+        "" if report.unknown_rejected is None else f", rejected {report.unknown_rejected:.1%}"
+    )
+    path = plots.confusion_png(matrix, ylabels, cols, plot_dir / "confusion.png", title)
+    return dataclasses.replace(report, plots={"confusion": path})

@@ -1,0 +1,154 @@
+"""Evaluation and verification end to end through the CLI, on the repository's real faces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import BBT, DATASET, EXAMPLES, ROOT, run_json
+
+from pipeline.cli import main
+
+PAIRS = ROOT / "tests" / "data" / "pairs.csv"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path: str) -> bool:
+    return Path(path).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_evaluate_pairs_on_the_repository_pairs(capsys, tmp_path) -> None:
+    doc = run_json(capsys, "evaluate-pairs", str(PAIRS), "--root", str(ROOT),
+                   "--output", str(tmp_path))  # fmt: skip
+    assert (doc["pairs"], doc["same_pairs"], doc["different_pairs"]) == (1431, 92, 1339)
+    assert doc["missing"] == 0 and doc["threshold"] == pytest.approx(1.08)
+    assert doc["accuracy_at_default"] >= 0.98
+    assert doc["accuracy_10fold"] >= 0.98 and doc["accuracy_10fold_std"] < 0.05
+    assert doc["auc"] >= 0.99 and doc["eer"] <= 0.05
+    assert 0.9 <= doc["tar_at_far_1e-3"] <= doc["tar_at_far_1e-2"] <= 1.0
+    assert is_png(doc["plots"]["roc"]) and is_png(doc["plots"]["histogram"])
+
+
+def test_a_pair_without_a_face_is_listed_and_counted_as_an_error(capsys, tmp_path) -> None:
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((200, 200, 3), 180, np.uint8))
+    shutil.copy(DATASET / "obama" / "obama.jpg", tmp_path / "a.jpg")
+    shutil.copy(DATASET / "obama" / "obama2.jpg", tmp_path / "b.jpg")
+    shutil.copy(DATASET / "biden" / "biden.jpg", tmp_path / "c.jpg")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("path_a,path_b,same\na.jpg,b.jpg,yes\na.jpg,c.jpg,no\nb.jpg,wall.png,yes\n")
+    doc = run_json(capsys, "evaluate-pairs", str(pairs), "--root", str(tmp_path), "--no-plots")
+    assert doc["missing"] == 1
+    assert "wall.png" in doc["missing_pairs"][0]["reason"]
+    assert doc["accuracy_at_default"] == pytest.approx(2 / 3, abs=1e-4)  # missing = an error
+    assert doc["plots"] == {}
+
+
+def test_evaluate_pairs_reads_lfw_pairs_txt(capsys, tmp_path) -> None:
+    for person in ("amy", "raj", "penny"):
+        (tmp_path / person).mkdir()
+        for n in (1, 2):  # LFW names files <name>_<0001>.jpg; the bytes here are PNG
+            shutil.copy(
+                BBT / person / f"{person}{n}.png", tmp_path / person / f"{person}_{n:04d}.jpg"
+            )
+    (tmp_path / "pairs.txt").write_text(
+        "2\t2\namy\t1\t2\nraj\t1\t2\namy\t1\traj\t2\npenny\t1\traj\t1\n"
+        "penny\t1\t2\namy\t2\t2\nraj\t2\tpenny\t2\namy\t2\tpenny\t1\n"
+    )
+    doc = run_json(capsys, "evaluate-pairs", str(tmp_path / "pairs.txt"),
+                   "--root", str(tmp_path), "--no-plots")  # fmt: skip
+    assert (doc["pairs"], doc["same_pairs"], doc["missing"]) == (8, 4, 0)
+    assert doc["accuracy_10fold"] is not None and doc["auc"] >= 0.9
+
+
+def test_identification_knows_the_bbt_cast_and_rejects_strangers(capsys, tmp_path) -> None:
+    doc = run_json(capsys, "evaluate", str(BBT), "--folds", "5", "--unknown", str(DATASET),
+                   "--output", str(tmp_path))  # fmt: skip
+    assert (doc["known_faces"], doc["unknown_faces"], doc["faces"]) == (40, 11, 51)
+    assert doc["known_accuracy"] >= 0.97 and doc["unknown_rejected"] >= 0.95
+    assert set(doc["people"]) == {"amy", "bernadette", "howard", "leonard", "penny", "raj",
+                                  "sheldon", "stuart"}  # fmt: skip
+    assert all(p["recall"] >= 0.8 for p in doc["people"].values())
+    assert all(1.0 <= t <= 1.08 for t in doc["fold_max_distance"])
+    assert is_png(doc["plots"]["confusion"])
+
+
+def test_identification_with_few_photos_enrolls_single_images_only(capsys) -> None:
+    doc = run_json(capsys, "evaluate", str(DATASET), "-k", "3", "--unknown", str(BBT), "--no-plots")
+    assert doc["enrolled_only"] == ["alex_lacamoire", "lin_manuel_miranda"]
+    assert doc["known_faces"] == 9 and doc["known_accuracy"] == 1.0
+    assert doc["unknown_faces"] >= 60 and doc["unknown_rejected"] >= 0.95
+
+
+def test_evaluate_needs_a_person_with_two_images(capsys, tmp_path) -> None:
+    shutil.copytree(DATASET / "alex_lacamoire", tmp_path / "alex_lacamoire")
+    assert main(["evaluate", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path}: identification needs at least one person with 2 or more "
+                   "usable images"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (DATASET / "obama" / "obama.jpg", EXAMPLES / "obama1.jpg", True),
+        (DATASET / "kit_harington" / "john1.jpeg", EXAMPLES / "johnsnow_test1.jpg", True),
+        (DATASET / "obama" / "obama.jpg", DATASET / "biden" / "biden.jpg", False),
+        (BBT / "sheldon" / "sheldon1.png", BBT / "leonard" / "leonard1.png", False),
+    ],
+)
+def test_verify(capsys, a: Path, b: Path, same: bool) -> None:
+    doc = run_json(capsys, "verify", str(a), str(b))
+    assert doc["same"] is same and doc["threshold"] == pytest.approx(1.08)
+    assert (doc["distance"] <= 1.08) is same
+
+
+def test_verify_names_the_image_without_a_face(capsys, tmp_path) -> None:
+    wall = tmp_path / "wall.png"
+    cv2.imwrite(str(wall), np.full((200, 200, 3), 180, np.uint8))
+    assert main(["verify", str(DATASET / "obama" / "obama.jpg"), str(wall)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {wall}: no face found"
+
+
+def test_train_model_stores_its_calibrated_threshold(capsys, tmp_path) -> None:
+    store, model, cast = tmp_path / "e.db", tmp_path / "r.skops", tmp_path / "cast"
+    shutil.copytree(BBT, cast)
+    (cast / "raj" / "raj1.png").unlink()  # kept out, to be recognized
+    assert main(["extract-embeddings", "--dataset", str(cast), "--store", str(store)]) == 0
+    capsys.readouterr()
+    doc = run_json(capsys, "train-model", "--store", str(store), "--model", str(model))
+    cal = doc["calibration"]
+    assert cal["source"] == "gallery pairs" and (cal["same_pairs"], cal["different_pairs"]) == (
+        76,
+        665,
+    )
+    assert 0.98 <= doc["max_distance"] <= 1.08 and doc["max_distance"] == cal["max_distance"]
+    # the stored threshold is what recognize uses, and a command-line value overrides it
+    raj = str(BBT / "raj" / "raj1.png")
+    [face] = run_json(capsys, "recognize", raj, "--model", str(model), "--no-output")["images"][0][
+        "faces"
+    ]
+    assert face["name"] == "raj"
+    [face] = run_json(capsys, "recognize", raj, "--model", str(model), "--no-output",
+                      "--max-distance", "0.01")["images"][0]["faces"]  # fmt: skip
+    assert face["name"] == "unknown"
+    doc = run_json(capsys, "train-model", "--store", str(store), "--model", str(model),
+                   "--max-distance", "0.9")  # fmt: skip
+    assert doc["max_distance"] == 0.9 and doc["calibration"]["source"] == "given by the user"
+
+
+def test_a_small_gallery_keeps_the_embedder_default(recognizer) -> None:
+    from pipeline.calibrate import calibrate_max_distance
+    from pipeline.evaluate import embed_paths
+    from pipeline.imageio import iter_dataset
+
+    items = list(iter_dataset(DATASET))
+    found, skipped = embed_paths(recognizer, [i.path for i in items])
+    assert not skipped
+    x = np.concatenate([found[i.path] for i in items])
+    cal = calibrate_max_distance(x, [i.person for i in items], 1.08)
+    # 6 same-person pairs among 11 photos: too few to move the measured default
+    assert (cal.source, cal.max_distance, cal.same_pairs) == ("embedder default", 1.08, 6)
+    assert cal.same_max < 1.08 < cal.different_min
