@@ -89,13 +89,14 @@ def confusion_png(
     side = 2.0 + 0.45 * max(len(true_labels), len(predicted_labels))
     fig = _figure(side + 1.5, side)
     ax = fig.add_subplot()
-    ax.imshow(matrix, cmap="Blues")
+    rows = matrix.sum(axis=1, keepdims=True)
+    shares = matrix / np.maximum(rows, 1)  # colour by share of the row, so big rows don't wash out
+    ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
     ax.set_xticks(range(len(predicted_labels)), list(predicted_labels), rotation=45, ha="right")
     ax.set_yticks(range(len(true_labels)), list(true_labels))
-    top = matrix.max() if matrix.size else 0
     for (i, j), count in np.ndenumerate(matrix):
         if count:
-            color = "white" if count > top / 2 else "black"
+            color = "white" if shares[i, j] > 0.5 else "black"
             ax.text(j, i, str(count), ha="center", va="center", color=color)
     ax.set_xlabel("recognized as")
     ax.set_ylabel("true person")
