@@ -35,6 +35,11 @@ FORMAT = "facerec-recognizer"
 FORMAT_VERSION = 1
 MODE_SVM = "svm"
 MODE_DISTANCE = "distance"
+MODE_NEAREST = "nearest"
+METHODS = ("auto", MODE_SVM, MODE_NEAREST)
+# "auto" trains the SVM up to this many people and the nearest-face matcher above it: the
+# one-vs-one SVM fits people^2/2 binary machines, while the matcher is one matrix product.
+NEAREST_ABOVE_PEOPLE = 200
 _MIN_IMAGES_FOR_CV = 3
 
 # Every type a recognizer file may contain; anything else is refused on load.
@@ -66,7 +71,13 @@ class IdentityClassifier:
         min_probability: float,
         C: float = 1.0,
         embedder_id: str = "",
+        method: str = "auto",
     ) -> None:
+        if method not in METHODS:
+            raise FaceRecError(
+                f"unknown classifier {method!r}; choose one of: {', '.join(METHODS)}"
+            )
+        self.method = method
         self.max_distance = max_distance
         self.min_probability = min_probability
         self.C = C
@@ -107,6 +118,16 @@ class IdentityClassifier:
                 "(max_distance) instead of an SVM; enrol a second person to train the SVM"
             )
             return self
+        if self.method == MODE_NEAREST or (
+            self.method == "auto" and len(counts) > NEAREST_ABOVE_PEOPLE
+        ):
+            self.mode = MODE_NEAREST
+            self.svm = None
+            self.notes.append(
+                f"{len(counts)} people: naming by the nearest enrolled face (one matrix product "
+                "per query); probabilities are similarities (1 - distance/2), not calibrated"
+            )
+            return self
         self.mode = MODE_SVM
         self.svm = self._fit_svm(self.gallery, labels, counts)
         return self
@@ -135,23 +156,30 @@ class IdentityClassifier:
             raise NotTrainedError("no trained recognizer: run train-model first")
         if len(embeddings) == 0:
             return []
-        distances = pairwise_distances(np.asarray(embeddings, np.float32), self.gallery)
+        query = np.asarray(embeddings, np.float32)
         classes = self.classes_
         if self.mode == MODE_SVM and self.svm is not None:
-            probabilities = self.svm.predict_proba(embeddings)
+            distances = pairwise_distances(query, self.gallery)
+            probabilities = self.svm.predict_proba(query)
             best = probabilities.argmax(axis=1)
             prob = probabilities[np.arange(len(best)), best]
+            dist = np.array(
+                [distances[i, self.gallery_labels == b].min() for i, b in enumerate(best)]
+            )
         else:
-            nearest = distances.argmin(axis=1)
+            # One matrix product and an argmax: the nearest face is the most similar one.
+            similarity = query @ self.gallery.T
+            nearest = similarity.argmax(axis=1)
             best = self.gallery_labels[nearest]
-            prob = None
+            top = np.clip(similarity[np.arange(len(nearest)), nearest], -1.0, 1.0)
+            dist = np.sqrt(np.maximum(2.0 - 2.0 * top, 0.0))
+            # Without an SVM there is no calibrated probability: report a similarity in [0, 1].
+            prob = np.maximum(0.0, 1.0 - dist / 2.0)
         matches = []
         for i, label in enumerate(best):
-            dist = float(distances[i, self.gallery_labels == label].min())
-            # In distance mode there is no calibrated probability: report a similarity in [0, 1].
-            p = float(prob[i]) if prob is not None else max(0.0, 1.0 - dist / 2.0)
-            known = dist <= self.max_distance and (prob is None or p >= self.min_probability)
-            matches.append(Match(classes[int(label)] if known else None, p, dist))
+            d, p = float(dist[i]), float(prob[i])
+            known = d <= self.max_distance and (self.svm is None or p >= self.min_probability)
+            matches.append(Match(classes[int(label)] if known else None, p, d))
         return matches
 
     # -- persistence ------------------------------------------------------------------------
@@ -169,6 +197,7 @@ class IdentityClassifier:
             "min_probability": float(self.min_probability),
             "calibration": dict(self.calibration),
             "C": float(self.C),
+            "method": self.method,
             "sklearn_version": sklearn.__version__,
             "encoder": self.encoder,
             "svm": self.svm,
@@ -224,7 +253,11 @@ class IdentityClassifier:
                 "use; pass the matching --embedder or re-run extract-embeddings and train-model"
             )
         model = cls(
-            state["max_distance"], state["min_probability"], state["C"], state["embedder_id"]
+            state["max_distance"],
+            state["min_probability"],
+            state["C"],
+            state["embedder_id"],
+            str(state.get("method", "auto")),
         )
         model.mode = state["mode"]
         model.notes = list(state["notes"])

@@ -105,6 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.max_distance if args.max_distance is not None else spec.max_distance,
             args.min_probability if args.min_probability is not None else spec.min_probability,
             calibrate=args.max_distance is None,
+            method=args.classifier,
         )
     cal = report.calibration
     lines = [
@@ -362,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     _thresholds(p)
     p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
+                   help="svm, nearest enrolled face, or auto: svm up to 200 people (default)")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("recognize", help="name the faces in an image or a folder of images")

