@@ -168,11 +168,16 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.no_output:
         output = None
     recognizer = _recognizer(args, with_model=True)
-    report = recognize_video(args.input, recognizer, output, args.display, args.max_frames)
+    report = recognize_video(
+        args.input, recognizer, output, args.display, args.max_frames, None, args.detect_every
+    )
     names = ", ".join(f"{n} ({c})" for n, c in report.to_dict()["names"].items())
     lines = [
         f"{report.frames} frames ({report.ended_by}), {report.frames_with_faces} with faces, "
-        f"{report.fps:.1f} frames/s",
+        f"{report.fps:.1f} frames/s, latency {report.latency_ms:.0f} ms "
+        f"(p95 {report.latency_ms_p95:.0f}), detection every {report.detect_every} frames, "
+        f"{report.faces_embedded} faces embedded"
+        + (f", {report.dropped} frames dropped to stay live" if report.dropped else ""),
         f"seen in frames: {names or 'nobody'}",
     ]
     if output:
@@ -387,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-output", action="store_true", help="do not write a video")
     p.add_argument("--display", action="store_true", help="show a window (q quits)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--detect-every", type=int, default=3, metavar="N",
+                   help="detect faces every N frames and track them in between (default 3; "
+                   "1 = detect and embed every face of every frame)")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_video)
 

@@ -167,6 +167,11 @@ class VideoReport:
     names: dict[str, int]
     output: str | None = None
     ended_by: str = "end of stream"
+    detect_every: int = 1
+    faces_embedded: int = 0
+    latency_ms: float = 0.0
+    latency_ms_p95: float = 0.0
+    dropped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +181,11 @@ class VideoReport:
             "names": dict(sorted(self.names.items(), key=lambda kv: (-kv[1], kv[0]))),
             "output": self.output,
             "ended_by": self.ended_by,
+            "detect_every": self.detect_every,
+            "faces_embedded": self.faces_embedded,
+            "latency_ms": _round(self.latency_ms, 1),
+            "latency_ms_p95": _round(self.latency_ms_p95, 1),
+            "dropped_frames": self.dropped,
         }
 
 

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from .atomic import atomic_path
 from .draw import annotate
 from .errors import VideoError
 from .recognizer import FaceRecognizer
-from .types import Image, VideoReport
+from .track import DETECT_EVERY, FaceTracker
+from .types import Image, RecognizedFace, VideoReport
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,62 @@ def _open_writer(path: Path, fps: float, frame: Image) -> cv2.VideoWriter:
     return writer
 
 
+class FrameReader:
+    """Reads frames on its own thread, so decoding overlaps recognition.
+
+    A file is read completely (the queue blocks, no frame is skipped). A camera or stream is
+    live: when recognition falls behind, the oldest waiting frame is dropped, so the frame
+    being processed is never late. Each frame carries the time it was read, for latency.
+    """
+
+    def __init__(self, capture: cv2.VideoCapture, live: bool, depth: int = 4) -> None:
+        self.capture = capture
+        self.live = live
+        self.queue: queue.Queue[tuple[Image, float] | None] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name="facerec-capture", daemon=True)
+
+    def __enter__(self) -> FrameReader:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+        self.thread.join()
+
+    def _put(self, item: tuple[Image, float] | None) -> bool:
+        while not self.stop.is_set():
+            if self.live and item is not None and self.queue.full():
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get_nowait()
+                    self.dropped += 1
+            try:
+                self.queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                ok, frame = self.capture.read()
+                if not ok or frame is None:
+                    break
+                if not self._put((frame, time.perf_counter())):
+                    return
+        finally:
+            self._put(None)
+
+    def __iter__(self) -> Iterator[tuple[Image, float]]:
+        while (item := self.queue.get()) is not None:
+            yield item
+
+
 def recognize_video(
     source: str,
     recognizer: FaceRecognizer,
@@ -74,10 +136,13 @@ def recognize_video(
     display: bool = False,
     max_frames: int | None = None,
     on_frame: Callable[[int], None] | None = None,
+    detect_every: int = DETECT_EVERY,
 ) -> VideoReport:
     """Process frames until the stream ends, the camera is lost, `q` is pressed or Ctrl-C.
 
-    The output video, if asked for, is written atomically: it appears complete or not at all.
+    Faces are detected every `detect_every` frames and followed in between (track.py);
+    `detect_every=1` detects and embeds every face of every frame. The output video, if asked
+    for, is written atomically: it appears complete or not at all.
     """
     capture, kind = open_source(source)
     fps_in = capture.get(cv2.CAP_PROP_FPS) or 0.0
@@ -85,52 +150,92 @@ def recognize_video(
     show = display and display_available()
     if display and not show:
         log.warning("--display ignored: no display, or this OpenCV build has no GUI")
-    frames = with_faces = 0
-    names: Counter[str] = Counter()
-    ended_by = "end of stream" if kind == "file" else "camera or stream lost"
+    tracker = FaceTracker(recognizer, detect_every)
+    state = _Run(ended_by="end of stream" if kind == "file" else "camera or stream lost")
     start = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(capture.release)
         tmp = stack.enter_context(atomic_path(output)) if output is not None else None
-        writer: cv2.VideoWriter | None = None
+        reader = stack.enter_context(FrameReader(capture, live=kind != "file"))
         try:
-            while max_frames is None or frames < max_frames:
-                ok, frame = capture.read()
-                if not ok or frame is None:
+            for frame, read_at in reader:
+                faces = tracker.update(frame)
+                state.count(faces, time.perf_counter() - read_at)
+                if not _emit_frame(frame, faces, tmp, show, fps_in, stack, state):
+                    state.ended_by = "stopped by user"
                     break
-                faces = recognizer.recognize(frame)
-                frames += 1
-                with_faces += bool(faces)
-                names.update({f.match.label for f in faces})
-                drawn = annotate(frame, faces) if (tmp is not None or show) else frame
-                if tmp is not None:
-                    if writer is None:
-                        writer = _open_writer(tmp, fps_in, frame)
-                        stack.callback(writer.release)
-                    writer.write(drawn)
-                if show:
-                    cv2.imshow(WINDOW, drawn)
-                    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                        ended_by = "stopped by user"
-                        break
                 if on_frame is not None:
-                    on_frame(frames)
-            else:
-                ended_by = "max frames reached"
+                    on_frame(state.frames)
+                if max_frames is not None and state.frames >= max_frames:
+                    state.ended_by = "max frames reached"
+                    break
         except KeyboardInterrupt:
-            ended_by = "interrupted"
-        if writer is not None:
-            writer.release()
+            state.ended_by = "interrupted"
+        if state.writer is not None:
+            state.writer.release()
         elif tmp is not None:
             raise VideoError(f"{source}: no frame could be read, so no video was written")
     if show:
         cv2.destroyAllWindows()
-    elapsed = max(time.perf_counter() - start, 1e-9)
-    return VideoReport(
-        frames=frames,
-        frames_with_faces=with_faces,
-        fps=frames / elapsed,
-        names=dict(names),
-        output=str(output) if output is not None else None,
-        ended_by=ended_by,
-    )
+    return state.report(time.perf_counter() - start, output, tracker, reader.dropped)
+
+
+@dataclass
+class _Run:
+    """What recognize_video accumulates while it runs (internal)."""
+
+    ended_by: str
+    frames: int = 0
+    with_faces: int = 0
+    names: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    writer: cv2.VideoWriter | None = None
+
+    def count(self, faces: list[RecognizedFace], latency: float) -> None:
+        self.frames += 1
+        self.with_faces += bool(faces)
+        self.names.update({f.match.label for f in faces})
+        self.latencies.append(latency)
+
+    def report(
+        self, elapsed: float, output: object, tracker: FaceTracker, dropped: int
+    ) -> VideoReport:
+        ms = np.array(self.latencies or [0.0]) * 1000
+        return VideoReport(
+            frames=self.frames,
+            frames_with_faces=self.with_faces,
+            fps=self.frames / max(elapsed, 1e-9),
+            names=dict(self.names),
+            output=str(output) if output is not None else None,
+            ended_by=self.ended_by,
+            detect_every=tracker.detect_every,
+            faces_embedded=tracker.embedded,
+            latency_ms=float(np.mean(ms)),
+            latency_ms_p95=float(np.percentile(ms, 95)),
+            dropped=dropped,
+        )
+
+
+def _emit_frame(
+    frame: Image,
+    faces: list[RecognizedFace],
+    tmp: Path | None,
+    show: bool,
+    fps: float,
+    stack: ExitStack,
+    state: _Run,
+) -> bool:
+    """Write and/or show the annotated frame; False when the user pressed q (or Esc)."""
+    if tmp is None and not show:
+        return True
+    drawn = annotate(frame, faces)
+    if tmp is not None:
+        if state.writer is None:
+            state.writer = _open_writer(tmp, fps, frame)
+            stack.callback(state.writer.release)
+        state.writer.write(drawn)
+    if show:
+        cv2.imshow(WINDOW, drawn)
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            return False
+    return True
