@@ -23,13 +23,19 @@ from pipeline import models
 CONFIDENCE = 0.5
 
 
+def _read_net(spec: models.ModelSpec) -> cv2.dnn.Net:
+    """cv2.dnn.readNetFromTensorflow with OpenCV's defaults, as the seed scripts call it."""
+    blobs = [np.frombuffer(models.read_verified(f), np.uint8) for f in spec.files]
+    return cv2.dnn.readNetFromTensorflow(*blobs)
+
+
 class NaiveLoop:
     """The seed scripts' state: a detector net and an embedder net, loaded once."""
 
     def __init__(self) -> None:
-        self.detector = models.load_net(models.DETECTOR)
+        self.detector = _read_net(models.DETECTOR)
         self.spec = models.embedder_spec(models.DEFAULT_EMBEDDER)
-        self.embedder = models.load_net(self.spec)
+        self.embedder = _read_net(self.spec)
 
     def _detections(self, image: np.ndarray) -> np.ndarray:
         blob = cv2.dnn.blobFromImage(
@@ -51,7 +57,9 @@ class NaiveLoop:
     def _faces(self, image: np.ndarray, best_only: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         (h, w) = image.shape[:2]
         detections = self._detections(image)
-        order = [int(np.argmax(detections[0, 0, :, 2]))] if best_only else range(detections.shape[2])
+        order = (
+            [int(np.argmax(detections[0, 0, :, 2]))] if best_only else range(detections.shape[2])
+        )
         for i in order:
             if detections[0, 0, i, 2] <= CONFIDENCE:
                 continue

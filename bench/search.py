@@ -21,33 +21,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.classify import IdentityClassifier  # noqa: E402
 
 
+def time_queries(size: int, queries: int, dim: int = 512) -> dict[str, float]:
+    """Median, p95 and worst ms of one predict() against `size` enrolled embeddings."""
+    rng = np.random.default_rng(0)
+    gallery = rng.standard_normal((size, dim)).astype(np.float32)
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    names = [f"person_{i // 10:05d}" for i in range(size)]
+    t0 = time.perf_counter()
+    model = IdentityClassifier(1.08, 0.0, method="nearest").fit(gallery, names)
+    fit_s = time.perf_counter() - t0
+    picks = rng.integers(0, size, queries)
+    probes = gallery[picks] + 0.02 * rng.standard_normal((queries, dim)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    model.predict(probes[:1])  # warm-up
+    times, right = [], 0
+    for q, pick in zip(probes, picks, strict=True):
+        t = time.perf_counter()
+        [match] = model.predict(q[None])
+        times.append((time.perf_counter() - t) * 1000)
+        right += match.name == names[pick]
+    ms = np.array(times)
+    return {"gallery": size, "people": len(set(names)), "fit_s": fit_s,
+            "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+            "worst_ms": float(ms.max()), "right": right, "queries": queries}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gallery", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dim", type=int, default=512)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    gallery = rng.standard_normal((args.gallery, args.dim)).astype(np.float32)
-    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
-    names = [f"person_{i // 10:05d}" for i in range(args.gallery)]
-    t0 = time.perf_counter()
-    model = IdentityClassifier(1.08, 0.0, method="nearest").fit(gallery, names)
-    fit_s = time.perf_counter() - t0
-    picks = rng.integers(0, args.gallery, args.queries)
-    queries = gallery[picks] + 0.02 * rng.standard_normal((args.queries, args.dim)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    model.predict(queries[:1])  # warm-up
-    times, right = [], 0
-    for q, pick in zip(queries, picks, strict=True):
-        t = time.perf_counter()
-        [match] = model.predict(q[None])
-        times.append((time.perf_counter() - t) * 1000)
-        right += match.name == names[pick]
-    ms = np.array(times)
-    print(f"gallery {args.gallery} x {args.dim}, {len(set(names))} people, fit {fit_s:.2f} s")
-    print(f"one query: median {np.median(ms):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms, "
-          f"worst {ms.max():.2f} ms; {right}/{args.queries} named right")  # fmt: skip
+    r = time_queries(args.gallery, args.queries, args.dim)
+    print(f"gallery {r['gallery']} x {args.dim}, {r['people']} people, fit {r['fit_s']:.2f} s")
+    print(f"one query: median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, "
+          f"worst {r['worst_ms']:.2f} ms; {r['right']}/{r['queries']} named right")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,13 +32,17 @@ class FaceDetector:
         self.spec = spec
         self.confidence = confidence
 
-    def detect(self, image: Image) -> list[Detection]:
+    def detect(self, image: Image, retry_padded: bool = True) -> list[Detection]:
         """Faces in one BGR image, best score first; [] when there is none.
 
         One image per forward pass: the SSD's DetectionOutput layer fails on batches in
-        cv2.dnn 5.0, and at about 20 ms per image it is not the bottleneck.
+        cv2.dnn 5.0. A smaller first pass (160x160, a third of the cost) was tried for
+        extraction and dropped: its boxes sit 20-35 px off, which moved FaceNet embeddings of
+        the same photo by 0.15-0.37, so enrolled and query faces would no longer match crops.
+        `retry_padded=False` skips the second search for tight face crops (video frames).
         """
-        return self._detect_once(image) or self._detect_padded(image)
+        found = self._detect_once(image)
+        return found if found or not retry_padded else self._detect_padded(image)
 
     def _detect_once(self, image: Image) -> list[Detection]:
         blob = cv2.dnn.blobFromImage(

@@ -59,9 +59,9 @@ def embed_paths(
 
     def flush() -> None:
         results = recognizer.embed_images([image for _, image in batch], every_face)
-        for (path, _), (faces, vectors) in zip(batch, results, strict=True):
-            if faces:
-                found[path] = vectors
+        for (path, _), faces in zip(batch, results, strict=True):
+            if faces.detections:
+                found[path] = faces.embeddings
             else:
                 skipped.append(Skip(str(path), NO_FACE))
         batch.clear()

@@ -8,23 +8,21 @@ transaction, so an interrupted run loses at most one batch and the next run resu
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .align import face_crops
 from .errors import DatasetError, ImageError
 from .imageio import DatasetItem, decode_image, iter_dataset
+from .prefetch import prefetch
 from .recognizer import FaceRecognizer
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
-from .types import UNKNOWN, ExtractReport, Skip
+from .types import UNKNOWN, ExtractReport, Image, Skip
 
 log = logging.getLogger(__name__)
 
@@ -34,51 +32,75 @@ NO_FACE = "no face found"
 
 
 @dataclass(slots=True)
-class _Pending:
+class _Seen:
+    """What the reader thread found out about one dataset image (see _inspect)."""
+
     item: DatasetItem
-    sha256: str
-    size: int
-    mtime_ns: int
-    data: bytes
+    kind: str  # "new" (to embed), "same" (unchanged), "touched", "skip"
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str = ""
+    image: Image | None = None
+    reason: str = ""
 
 
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
+def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_Seen]:
+    """Per item: unchanged by size/mtime or content hash, or read and decoded for embedding.
 
-
-def _process_batch(batch: list[_Pending], recognizer: FaceRecognizer) -> list[ImageRecord]:
-    """Detect in each image, then embed every chosen face of the batch in one pass."""
-    records: list[ImageRecord] = []
-    chosen = []  # (index in records, crop)
-    for p in batch:
-        base = {"relpath": p.item.relpath, "person": p.item.person, "sha256": p.sha256,
-                "size": p.size, "mtime_ns": p.mtime_ns}  # fmt: skip
-        try:
-            image = decode_image(p.data, str(p.item.path))
-        except ImageError as err:
-            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=_reason(err)))
+    Runs on the prefetch thread; touches no store (SQLite connections stay on their thread).
+    """
+    for item in items:
+        if item.person == UNKNOWN:
+            yield _Seen(item, "skip", reason=RESERVED_REASON)
             continue
-        detections = recognizer.find_faces(image)
-        if not detections:
+        try:
+            st = item.path.stat()
+            old = known.get(item.relpath)
+            if old is not None and (old[1], old[2]) == (st.st_size, st.st_mtime_ns):
+                yield _Seen(item, "same")
+                continue
+            data = item.path.read_bytes()
+        except OSError as err:
+            yield _Seen(item, "skip", reason=f"cannot read ({err.strerror or err})")
+            continue
+        seen = _Seen(item, "new", st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        if old is not None and old[0] == seen.sha256:
+            seen.kind = "touched"  # same content, new mtime: remember the mtime only
+        else:
+            try:
+                seen.image = decode_image(data, str(item.path))
+            except ImageError as err:
+                seen.reason = _reason(err)
+        yield seen
+
+
+def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[ImageRecord]:
+    """Records for a batch: its decoded images' largest faces embedded in one pass."""
+    readable = [s for s in batch if s.image is not None]
+    faces = iter(recognizer.embed_images([s.image for s in readable if s.image is not None]))
+    records = []
+    for s in batch:
+        base = {"relpath": s.item.relpath, "person": s.item.person, "sha256": s.sha256,
+                "size": s.size, "mtime_ns": s.mtime_ns}  # fmt: skip
+        if s.image is None:
+            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=s.reason))
+            continue
+        found = next(faces)
+        if not found.detections:
             records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=NO_FACE))
             continue
-        face = max(detections, key=lambda d: d.area)
-        chosen.append((len(records), face_crops(image, [face], recognizer.embedder.spec)[0]))
+        face = found.detections[0]
         records.append(
             ImageRecord(
                 **base,
                 status=STATUS_OK,
-                faces=len(detections),
+                faces=found.found,
                 box=[round(float(v), 2) for v in face.box],
                 score=round(face.score, 4),
                 landmarks=None if face.landmarks is None else np.round(face.landmarks, 2).tolist(),
+                embedding=found.embeddings[0],
             )
         )
-    if chosen:
-        vectors = recognizer.embedder.embed(np.stack([c for _, c in chosen]))
-        for (index, _), vector in zip(chosen, vectors, strict=True):
-            records[index] = dataclasses.replace(records[index], embedding=vector)
     return records
 
 
@@ -91,7 +113,7 @@ def extract_embeddings(
     dataset: str | os.PathLike[str],
     store: EmbeddingStore,
     recognizer: FaceRecognizer,
-    progress: Callable[[Iterable[DatasetItem], int], Iterable[DatasetItem]] | None = None,
+    progress: Callable[[Iterable[_Seen], int], Iterable[_Seen]] | None = None,
 ) -> ExtractReport:
     """Bring `store` in step with `dataset`/<person>/ images and report what happened.
 
@@ -107,7 +129,7 @@ def extract_embeddings(
     removed = store.remove_missing(i.relpath for i in items)
     embedded = unchanged = 0
     skipped: list[Skip] = []
-    batch: list[_Pending] = []
+    batch: list[_Seen] = []
 
     def flush() -> None:
         nonlocal embedded
@@ -120,31 +142,22 @@ def extract_embeddings(
                 skipped.append(Skip(r.relpath, r.reason or "skipped"))
         batch.clear()
 
-    iterable: Iterable[DatasetItem] = progress(items, len(items)) if progress else items
-    for item in iterable:
-        if item.person == UNKNOWN:
-            skipped.append(Skip(item.relpath, RESERVED_REASON))
-            continue
-        try:
-            size, mtime_ns = _stat(item.path)
-            old = known.get(item.relpath)
-            same_stat = old is not None and (old[1], old[2]) == (size, mtime_ns)
-            data = b"" if same_stat else item.path.read_bytes()
-        except OSError as err:
-            skipped.append(Skip(item.relpath, f"cannot read ({err.strerror or err})"))
-            continue
-        digest = "" if same_stat else hashlib.sha256(data).hexdigest()
-        if old is not None and (same_stat or old[0] == digest):
-            if not same_stat:  # touched but identical content: remember the new mtime
-                store.touch(item.relpath, size, mtime_ns)
-            if old[3] == STATUS_OK:
+    seen_all: Iterable[_Seen] = prefetch(_inspect(items, known), depth=BATCH_IMAGES)
+    for seen in progress(seen_all, len(items)) if progress else seen_all:
+        old = known.get(seen.item.relpath)
+        if seen.kind == "skip":
+            skipped.append(Skip(seen.item.relpath, seen.reason))
+        elif seen.kind in ("same", "touched"):
+            if seen.kind == "touched":
+                store.touch(seen.item.relpath, seen.size, seen.mtime_ns)
+            if old is not None and old[3] == STATUS_OK:
                 unchanged += 1
             else:
-                skipped.append(Skip(item.relpath, old[4] or "skipped"))
-            continue
-        batch.append(_Pending(item, digest, size, mtime_ns, data))
-        if len(batch) >= BATCH_IMAGES:
-            flush()
+                skipped.append(Skip(seen.item.relpath, (old[4] if old else None) or "skipped"))
+        else:
+            batch.append(seen)
+            if len(batch) >= BATCH_IMAGES:
+                flush()
     if batch:
         flush()
     names, _, _ = store.embeddings()

@@ -249,9 +249,9 @@ def load_net(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) 
     blobs = [np.frombuffer(read_verified(f, models_dir), dtype=np.uint8) for f in spec.files]
     try:
         if spec.format == "tensorflow":
-            net = cv2.dnn.readNetFromTensorflow(*blobs)
+            net = cv2.dnn.readNetFromTensorflow(*blobs, engine=cv2.dnn.ENGINE_CLASSIC)
         elif spec.format == "onnx":
-            net = cv2.dnn.readNetFromONNX(blobs[0])
+            net = cv2.dnn.readNetFromONNX(blobs[0], engine=cv2.dnn.ENGINE_CLASSIC)
         else:
             raise ModelError(f"{spec.id}: unsupported model format {spec.format!r}")
     except cv2.error as err:

@@ -14,7 +14,7 @@ from .detect import FaceDetector
 from .embed import Embedder
 from .errors import NoFaceError, NotTrainedError
 from .landmarks import Landmarker
-from .types import Detection, Embeddings, Image, RecognizedFace, Verification
+from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
 
 
 class FaceRecognizer:
@@ -51,41 +51,41 @@ class FaceRecognizer:
             classifier,
         )
 
-    def find_faces(self, image: Image) -> list[Detection]:
-        """Detections with landmarks, best score first."""
-        return self.landmarker.refine(image, self.detector.detect(image))
+    def find_faces(self, image: Image, retry_padded: bool = True) -> list[Detection]:
+        """Detections with landmarks, best score first (`retry_padded`: see FaceDetector)."""
+        return self.landmarker.refine(image, self.detector.detect(image, retry_padded))
 
     def embed_detections(self, image: Image, detections: Sequence[Detection]) -> Embeddings:
         """(N, D) embeddings for the given detections of one image, in one batch."""
         return self.embedder.embed(face_crops(image, detections, self.embedder.spec))
 
-    def embed_faces(self, image: Image) -> tuple[list[Detection], Embeddings]:
-        detections = self.find_faces(image)
+    def embed_faces(
+        self, image: Image, retry_padded: bool = True
+    ) -> tuple[list[Detection], Embeddings]:
+        detections = self.find_faces(image, retry_padded)
         return detections, self.embed_detections(image, detections)
 
-    def embed_images(
-        self, images: Sequence[Image], every_face: bool = False
-    ) -> list[tuple[list[Detection], Embeddings]]:
+    def embed_images(self, images: Sequence[Image], every_face: bool = False) -> list[ImageFaces]:
         """Detect in each image, then embed the chosen faces of all of them in one batched pass.
 
         The chosen faces are every face (`every_face`) or the largest one, which is what a
         photo of one person means when strangers stand in the background.
         """
-        chosen: list[list[Detection]] = []
+        chosen: list[tuple[list[Detection], int]] = []
         crops = []
         for image in images:
             found = self.find_faces(image)
-            if found and not every_face:
-                found = [max(found, key=lambda d: d.area)]
-            chosen.append(found)
-            if found:
-                crops.append(face_crops(image, found, self.embedder.spec))
+            faces = found if every_face or not found else [max(found, key=lambda d: d.area)]
+            chosen.append((faces, len(found)))
+            if faces:
+                crops.append(face_crops(image, faces, self.embedder.spec))
         dim = self.embedder.spec.output_dim
         vectors = self.embedder.embed(np.concatenate(crops)) if crops else np.zeros((0, dim))
         out, start = [], 0
-        for found in chosen:
-            out.append((found, vectors[start : start + len(found)].astype(np.float32)))
-            start += len(found)
+        for faces, found_count in chosen:
+            part = vectors[start : start + len(faces)].astype(np.float32)
+            out.append(ImageFaces(faces, part, found_count))
+            start += len(faces)
         return out
 
     def verify(self, image_a: Image, image_b: Image, max_distance: float) -> Verification:
@@ -94,19 +94,22 @@ class FaceRecognizer:
         Raises:
             NoFaceError: either image shows no face (`which` says which one).
         """
-        (faces_a, emb_a), (faces_b, emb_b) = self.embed_images([image_a, image_b])
-        for which, faces in (("first", faces_a), ("second", faces_b)):
-            if not faces:
+        a, b = self.embed_images([image_a, image_b])
+        for which, side in (("first", a), ("second", b)):
+            if not side.detections:
                 raise NoFaceError(f"no face found in the {which} image", which)
-        distance = float(pairwise_distances(emb_a, emb_b)[0, 0])
+        distance = float(pairwise_distances(a.embeddings, b.embeddings)[0, 0])
         return Verification(
-            distance <= max_distance, distance, max_distance, faces_a[0], faces_b[0]
+            distance <= max_distance, distance, max_distance, a.detections[0], b.detections[0]
         )
 
-    def recognize(self, image: Image) -> list[RecognizedFace]:
-        """Every face in the image with a name (or unknown), probability and distance."""
+    def recognize(self, image: Image, retry_padded: bool = True) -> list[RecognizedFace]:
+        """Every face in the image with a name (or unknown), probability and distance.
+
+        `retry_padded=False` (video frames) skips the second search meant for tight crops.
+        """
         if self.classifier is None:
             raise NotTrainedError("no trained recognizer loaded: run train-model first")
-        detections, embeddings = self.embed_faces(image)
+        detections, embeddings = self.embed_faces(image, retry_padded)
         matches = self.classifier.predict(embeddings)
         return [RecognizedFace(d, m) for d, m in zip(detections, matches, strict=True)]

@@ -112,7 +112,7 @@ class FaceTracker:
         embedded and named on its own (the per-frame result the tracker is measured against).
         """
         if self.detect_every == 1:
-            faces = self.recognizer.recognize(frame)
+            faces = self.recognizer.recognize(frame, retry_padded=False)
             self.frames += 1
             self.embedded += len(faces)
             return faces
@@ -134,7 +134,7 @@ class FaceTracker:
         ]
 
     def _detect(self, frame: Image) -> None:
-        found = self.recognizer.find_faces(frame)
+        found = self.recognizer.find_faces(frame, retry_padded=False)
         pairs = match_boxes([t.detection.box for t in self.tracks], [d.box for d in found])
         matched_t = {ti for ti, _ in pairs}
         matched_d = {di for _, di in pairs}

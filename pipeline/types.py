@@ -53,6 +53,15 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFaces:
+    """The faces chosen in one image, their (N, D) embeddings, and how many were found."""
+
+    detections: list[Detection]
+    embeddings: NDArray[np.float32]
+    found: int
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """The classifier's answer for one embedding. `name` None means unknown."""
 

@@ -135,13 +135,14 @@ def recognize_video(
     output: str | os.PathLike[str] | None = None,
     display: bool = False,
     max_frames: int | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, list[RecognizedFace]], None] | None = None,
     detect_every: int = DETECT_EVERY,
 ) -> VideoReport:
     """Process frames until the stream ends, the camera is lost, `q` is pressed or Ctrl-C.
 
     Faces are detected every `detect_every` frames and followed in between (track.py);
-    `detect_every=1` detects and embeds every face of every frame. The output video, if asked
+    `detect_every=1` detects and embeds every face of every frame. `on_frame(index, faces)`
+    sees each frame's answers (benchmarks, progress). The output video, if asked
     for, is written atomically: it appears complete or not at all.
     """
     capture, kind = open_source(source)
@@ -165,7 +166,7 @@ def recognize_video(
                     state.ended_by = "stopped by user"
                     break
                 if on_frame is not None:
-                    on_frame(state.frames)
+                    on_frame(state.frames - 1, faces)
                 if max_frames is not None and state.frames >= max_frames:
                     state.ended_by = "max frames reached"
                     break
