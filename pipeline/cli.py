@@ -87,6 +87,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
             f"{report.multi_face_images} images showed several faces; the largest was used"
         )
     lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
+    lines += [
+        f"warning: {p} has no usable image and will not be recognized"
+        for p in report.people_without_faces
+    ]
+    lines += [
+        f"warning: {s.path} looks like someone else than the other {s.person} images "
+        f"(median distance {s.distance:.2f}); check the folder"
+        for s in report.suspects
+    ]
     lines.append(f"store: {args.store}")
     _emit(args, report.to_dict(), lines)
     return 0

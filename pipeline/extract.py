@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .classify import pairwise_distances
 from .errors import DatasetError, ImageError
 from .imageio import DatasetItem, decode_image, iter_dataset
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
-from .types import UNKNOWN, ExtractReport, Image, Skip
+from .types import UNKNOWN, Embeddings, ExtractReport, Image, Skip, Suspect
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,9 @@ def extract_embeddings(
                 flush()
     if batch:
         flush()
-    names, _, _ = store.embeddings()
+    names, vectors, relpaths = store.embeddings()
     faces_seen, multi_face = store.face_counts()
+    folders = sorted({i.person for i in items if i.person != UNKNOWN})
     return ExtractReport(
         images=len(items),
         embedded=embedded,
@@ -171,4 +173,32 @@ def extract_embeddings(
         people=dict(sorted(Counter(names).items())),
         faces_seen=faces_seen,
         multi_face_images=multi_face,
+        people_without_faces=tuple(p for p in folders if p not in set(names)),
+        suspects=tuple(
+            find_suspects(names, vectors, relpaths, recognizer.embedder.spec.max_distance)
+        ),
     )
+
+
+def find_suspects(
+    names: list[str], vectors: Embeddings, relpaths: list[str], max_distance: float
+) -> list[Suspect]:
+    """Images that look like someone else than the rest of their person's folder.
+
+    With 3 or more images, an image whose median distance to the others is above
+    max_distance; with exactly 2, both when they are that far apart. A folder mixing people
+    (or a group photo where someone else has the largest face) trains the wrong face.
+    """
+    out = []
+    labels = np.array(names)
+    for person in sorted(set(names)):
+        rows = np.flatnonzero(labels == person)
+        if len(rows) < 2:
+            continue
+        d = pairwise_distances(vectors[rows], vectors[rows])
+        for k, row in enumerate(rows):
+            rest = np.delete(d[k], k)
+            typical = float(np.median(rest))
+            if typical > max_distance:
+                out.append(Suspect(relpaths[row], person, typical))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,21 +16,105 @@ from .types import Image
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# Decoded images stay under this many pixels (150 MB as BGR). Bigger JPEGs are decoded at
+# 1/2, 1/4 or 1/8 scale by libjpeg itself, so the full image never exists in memory; other
+# formats that big are refused.
+MAX_PIXELS = 50_000_000
+_REDUCED = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame marker, without decoding."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in _JPEG_SOF:
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(
+                data[i + 5 : i + 7], "big"
+            )
+        i += 2 + length
+    return None
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a JPEG, PNG, BMP or WebP header; None when unknown."""
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"BM" and len(data) >= 26:
+        w, h = struct.unpack("<ii", data[18:26])
+        return abs(w), abs(h)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunk = data[12:16]
+        if chunk == b"VP8X" and len(data) >= 30:
+            return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(
+                data[27:30], "little"
+            )
+        if chunk == b"VP8 " and len(data) >= 30:
+            return (int.from_bytes(data[26:28], "little") & 0x3FFF,
+                    int.from_bytes(data[28:30], "little") & 0x3FFF)  # fmt: skip
+        if chunk == b"VP8L" and len(data) >= 25:
+            bits = int.from_bytes(data[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
+def _read_flags(data: bytes, name: str) -> int:
+    """IMREAD_COLOR, or a reduced-size JPEG decode for images above MAX_PIXELS.
+
+    Raises:
+        ImageError: a truncated JPEG, or a non-JPEG image above MAX_PIXELS.
+    """
+    is_jpeg = data[:2] == b"\xff\xd8"
+    if is_jpeg and b"\xff\xd9" not in data[-65536:]:
+        raise ImageError(f"{name}: truncated JPEG (the file ends before the image does)")
+    size = header_size(data)
+    if size is None or size[0] * size[1] <= MAX_PIXELS:
+        return cv2.IMREAD_COLOR
+    pixels = size[0] * size[1]
+    if is_jpeg:
+        for factor, flag in _REDUCED.items():
+            if pixels / factor**2 <= MAX_PIXELS:
+                return flag
+    raise ImageError(
+        f"{name}: {size[0]}x{size[1]} is {pixels / 1e6:.0f} megapixels, above the "
+        f"{MAX_PIXELS / 1e6:.0f} MP limit; save a smaller copy (JPEGs up to "
+        f"{64 * MAX_PIXELS / 1e6:.0f} MP are read at reduced size)"
+    )
+
+
 def decode_image(data: bytes, name: str = "<bytes>") -> Image:
     """Decode encoded image bytes into BGR uint8 HxWx3.
 
-    IMREAD_COLOR turns grey, alpha and 16-bit images into 8-bit BGR and applies the EXIF
-    orientation, so phone photos come out upright.
+    IMREAD_COLOR turns grey, alpha, CMYK and 16-bit images into 8-bit BGR and applies the
+    EXIF orientation, so phone photos come out upright. Memory stays bounded: see MAX_PIXELS.
+
+    Raises:
+        ImageError: empty, truncated, too large, or not an image OpenCV can read.
     """
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    flags = _read_flags(data, name)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise ImageError(f"{name}: not a readable image (corrupt, truncated or another format)")
     return np.ascontiguousarray(image, dtype=np.uint8)

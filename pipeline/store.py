@@ -20,6 +20,11 @@ import numpy as np
 from .errors import IncompatibleModelError, StoreError
 from .types import Embeddings
 
+try:
+    import fcntl
+except ImportError:  # Windows: no writer lock
+    fcntl = None  # type: ignore[assignment]
+
 SCHEMA_VERSION = 1
 APPLICATION = "facerec-embeddings"
 STATUS_OK = "ok"
@@ -63,33 +68,74 @@ class ImageRecord:
     embedding: np.ndarray | None = None
 
 
+class _WriterLock:
+    """One writer per store: an exclusive flock on `<store>.lock`, released on close or exit.
+
+    The operating system drops the lock when the process dies (even by kill -9), so a crash
+    never leaves a store locked. On systems without fcntl (Windows) there is no lock.
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.path = store.with_name(store.name + ".lock")
+        self.fd: int | None = None
+        if fcntl is None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StoreError(
+                f"{store}: another facerec run (pid {holder}) is writing this store; "
+                "wait for it to finish, or pass another --store"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None and fcntl is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
 class EmbeddingStore:
     """An open store, tied to one embedder (id and dimension). Use as a context manager."""
 
-    def __init__(self, path: str | os.PathLike[str], embedder_id: str, dim: int) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], embedder_id: str, dim: int, writer: bool = True
+    ) -> None:
         self.path = Path(path)
         self.embedder_id = embedder_id
         self.dim = dim
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _WriterLock(self.path) if writer else None
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._init_schema()
         except sqlite3.DatabaseError as err:
+            self._release()
             raise StoreError(
                 f"{self.path}: not a usable embeddings database ({err}); "
                 "move it away or pass another --store"
             ) from err
+        except BaseException:
+            self._release()
+            raise
 
     @classmethod
     def open_existing(
         cls, path: str | os.PathLike[str], embedder_id: str, dim: int
     ) -> EmbeddingStore:
-        """Open a store that must already exist (for training)."""
+        """Open a store that must already exist, for reading (training): no writer lock, and
+        SQLite's WAL gives a consistent snapshot even while an extraction is writing."""
         if not Path(path).is_file():
             raise StoreError(f"{path}: no embeddings database (run extract-embeddings first)")
-        return cls(path, embedder_id, dim)
+        return cls(path, embedder_id, dim, writer=False)
 
     def _init_schema(self) -> None:
         tables = {
@@ -126,6 +172,12 @@ class EmbeddingStore:
 
     def close(self) -> None:
         self.conn.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> EmbeddingStore:
         return self

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .detect import iou
 from .recognizer import FaceRecognizer
 from .types import Detection, Image, Match, RecognizedFace
 
@@ -34,15 +35,6 @@ def thumbnail(frame: Image) -> np.ndarray:
     """32x32 grey float thumbnail, for telling a cut from motion (about 0.3 ms)."""
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two xyxy boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def match_boxes(
@@ -112,7 +104,7 @@ class FaceTracker:
         embedded and named on its own (the per-frame result the tracker is measured against).
         """
         if self.detect_every == 1:
-            faces = self.recognizer.recognize(frame, retry_padded=False)
+            faces = self.recognizer.recognize(frame, thorough=False)
             self.frames += 1
             self.embedded += len(faces)
             return faces
@@ -134,7 +126,7 @@ class FaceTracker:
         ]
 
     def _detect(self, frame: Image) -> None:
-        found = self.recognizer.find_faces(frame, retry_padded=False)
+        found = self.recognizer.find_faces(frame, thorough=False)
         pairs = match_boxes([t.detection.box for t in self.tracks], [d.box for d in found])
         matched_t = {ti for ti, _ in pairs}
         matched_d = {di for _, di in pairs}

@@ -100,6 +100,18 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspect:
+    """A dataset image whose face is far from the rest of its person's images."""
+
+    path: str
+    person: str
+    distance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "person": self.person, "distance": _round(self.distance)}
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractReport:
     """What extract_embeddings did. images == embedded + unchanged + len(skipped)."""
 
@@ -111,6 +123,8 @@ class ExtractReport:
     people: dict[str, int] = field(default_factory=dict)
     faces_seen: int = 0
     multi_face_images: int = 0
+    people_without_faces: tuple[str, ...] = ()
+    suspects: tuple[Suspect, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +136,8 @@ class ExtractReport:
             "people": dict(self.people),
             "faces_seen": self.faces_seen,
             "multi_face_images": self.multi_face_images,
+            "people_without_faces": list(self.people_without_faces),
+            "suspects": [s.to_dict() for s in self.suspects],
         }
 
 
