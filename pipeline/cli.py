@@ -209,7 +209,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     images = [read_image(args.image_a), read_image(args.image_b)]
     recognizer = _recognizer(args, with_model=False)
-    threshold = _given(args.max_distance, recognizer.embedder.spec.max_distance)
+    threshold = _given(args.max_distance, recognizer.embedder.spec.verify_distance)
     try:
         result = recognizer.verify(*images, threshold)
     except NoFaceError as err:
@@ -230,7 +230,7 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
 
     pairs = read_pairs(args.pairs, args.root)
     recognizer = _recognizer(args, with_model=False)
-    threshold = _given(args.max_distance, recognizer.embedder.spec.max_distance)
+    threshold = _given(args.max_distance, recognizer.embedder.spec.verify_distance)
     plot_dir = None if args.no_plots else args.output
     r = evaluate_pairs(pairs, recognizer, threshold, plot_dir, _progress("embedding"))
     lines = [

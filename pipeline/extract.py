@@ -175,7 +175,7 @@ def extract_embeddings(
         multi_face_images=multi_face,
         people_without_faces=tuple(p for p in folders if p not in set(names)),
         suspects=tuple(
-            find_suspects(names, vectors, relpaths, recognizer.embedder.spec.max_distance)
+            find_suspects(names, vectors, relpaths, recognizer.embedder.spec.verify_distance)
         ),
     )
 

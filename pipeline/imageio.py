@@ -116,6 +116,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> Image:
     flags = _read_flags(data, name)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        if data[:2] == b"\xff\xd8" and not data.rstrip(b"\0 \r\n").endswith(b"\xff\xd9"):
+            raise ImageError(f"{name}: truncated JPEG (the file ends before the image does)")
         raise ImageError(f"{name}: not a readable image (corrupt, truncated or another format)")
     return np.ascontiguousarray(image, dtype=np.uint8)
 

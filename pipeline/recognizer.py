@@ -99,8 +99,12 @@ class FaceRecognizer:
             start += len(faces)
         return out
 
-    def verify(self, image_a: Image, image_b: Image, max_distance: float) -> Verification:
+    def verify(
+        self, image_a: Image, image_b: Image, max_distance: float | None = None
+    ) -> Verification:
         """Same person or not: the largest face of each image, compared by distance (1:1).
+
+        `max_distance` defaults to the embedder's 1:1 threshold (`verify_distance`).
 
         Raises:
             NoFaceError: either image shows no face (`which` says which one).
@@ -110,6 +114,8 @@ class FaceRecognizer:
             if not side.detections:
                 raise NoFaceError(f"no face found in the {which} image", which)
         distance = float(pairwise_distances(a.embeddings, b.embeddings)[0, 0])
+        if max_distance is None:
+            max_distance = self.embedder.spec.verify_distance
         return Verification(
             distance <= max_distance, distance, max_distance, a.detections[0], b.detections[0]
         )

@@ -28,8 +28,10 @@ def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
                    "--detect-every", "1", "--model", str(trained["model"]))  # fmt: skip
     names = doc["names"]
     assert names.get("lin_manuel_miranda", 0) >= 120
-    assert names.get("obama", 0) >= 1  # in the audience at the end, in 3/4 profile
-    # One known miss frame by frame: in frame 5 Lin, small and turned, is 1.05 from Alex
-    # Lacamoire's photo and 1.03 from his own, and the SVM picks Alex. Tracking outvotes it.
-    assert names.get("alex_lacamoire", 0) <= 1
-    assert set(names) <= {"lin_manuel_miranda", "obama", "alex_lacamoire", "unknown"}
+    assert set(names) <= {"lin_manuel_miranda", "unknown"}
+    # Obama, in 3/4 profile in the audience at the end, is 1.06-1.07 from his frontal photos:
+    # past the 1:K default (1.04), named with the 1:1 threshold.
+    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--no-output",
+                   "--detect-every", "1", "--max-distance", "1.08",
+                   "--model", str(trained["model"]))  # fmt: skip
+    assert doc["names"].get("obama", 0) >= 1
