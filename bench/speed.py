@@ -116,7 +116,8 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
     found, _ = embed_paths(recognizer, [i.path for i in items])
     names = [i.person for i in items if i.path in found]
     gallery = np.concatenate([found[i.path] for i in items if i.path in found])
-    recognizer.classifier = fit_classifier(gallery, names, 1.08, 0.0)
+    spec = recognizer.embedder.spec
+    recognizer.classifier = fit_classifier(gallery, names, spec.max_distance, spec.min_probability)
     svm = recognizer.classifier
 
     def seed_name(vec: np.ndarray) -> str:  # the seed: argmax of the SVM, no unknown check
