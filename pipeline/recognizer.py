@@ -8,10 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import models
-from .align import face_crops
 from .classify import IdentityClassifier, pairwise_distances
 from .detect import FaceDetector
-from .embed import Embedder
+from .embed import AnyEmbedder, load_embedder
 from .errors import NoFaceError, NotTrainedError
 from .landmarks import Landmarker
 from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
@@ -26,7 +25,7 @@ class FaceRecognizer:
         self,
         detector: FaceDetector,
         landmarker: Landmarker,
-        embedder: Embedder,
+        embedder: AnyEmbedder,
         classifier: IdentityClassifier | None = None,
     ) -> None:
         self.detector = detector
@@ -49,7 +48,7 @@ class FaceRecognizer:
         return cls(
             FaceDetector(models.load_net(models.DETECTOR, models_dir), models.DETECTOR, confidence),
             Landmarker(models.load_net(models.LANDMARKER, models_dir), models.LANDMARKER),
-            Embedder(models.load_net(spec, models_dir), spec),
+            load_embedder(spec, models_dir),
             classifier,
         )
 
@@ -68,7 +67,7 @@ class FaceRecognizer:
 
     def embed_detections(self, image: Image, detections: Sequence[Detection]) -> Embeddings:
         """(N, D) embeddings for the given detections of one image, in one batch."""
-        return self.embedder.embed(face_crops(image, detections, self.embedder.spec))
+        return self.embedder.embed(self.embedder.crops(image, detections))
 
     def embed_faces(
         self, image: Image, thorough: bool = True
@@ -89,7 +88,7 @@ class FaceRecognizer:
             faces = found if every_face or not found else [max(found, key=lambda d: d.area)]
             chosen.append((faces, len(found)))
             if faces:
-                crops.append(face_crops(image, faces, self.embedder.spec))
+                crops.append(self.embedder.crops(image, faces))
         dim = self.embedder.spec.output_dim
         vectors = self.embedder.embed(np.concatenate(crops)) if crops else np.zeros((0, dim))
         out, start = [], 0

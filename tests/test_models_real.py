@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import shutil
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from conftest import BBT, DATASET, EXAMPLES
 
 from pipeline import models
 from pipeline.classify import pairwise_distances
-from pipeline.errors import ModelChecksumError, ModelNotFoundError
+from pipeline.errors import ModelChecksumError, ModelError, ModelNotFoundError
 from pipeline.imageio import read_image
+from pipeline.recognizer import FaceRecognizer
 
 
 def test_a_changed_model_file_is_refused_with_both_hashes(tmp_path: Path) -> None:
@@ -81,3 +83,16 @@ def test_same_person_is_closer_than_max_distance_and_strangers_farther(recognize
     same = pairwise_distances(np.array(obama), np.array(obama))[np.triu_indices(len(obama), 1)]
     across = pairwise_distances(np.array(obama), np.array(biden + sheldon))
     assert same.max() < limit < across.min()
+
+
+def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_dlib(name, *args, **kwargs):
+        if name == "dlib":
+            raise ImportError("No module named 'dlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dlib)
+    with pytest.raises(ModelError, match=r"pip install '\.\[dlib\]'"):
+        FaceRecognizer.from_models_dir(embedder="dlib")

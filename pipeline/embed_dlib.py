@@ -1,0 +1,74 @@
+"""DlibEmbedder: dlib's ResNet face descriptor (the face_recognition model) as an optional backend.
+
+Only landmarks and embedding come from dlib; detection stays the SSD. Each face is aligned the
+way the model was trained: dlib's 5-point shape predictor on the detector box, then
+`get_face_chip` (150 px, padding 0.25). Descriptors are L2-normalised like every embedding
+here. dlib is imported only when this embedder is chosen (pip install '.[dlib]').
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import models
+from .errors import ModelError
+from .models import ModelSpec
+from .types import Detection, Embeddings, Image
+
+INSTALL = "pip install '.[dlib]' (in the facerec folder: adds dlib-bin and face_recognition_models)"
+
+
+def import_dlib():  # noqa: ANN201 (dlib has no type stubs)
+    """The dlib module, or one clear error saying how to install it."""
+    try:
+        import dlib
+    except ImportError as err:
+        raise ModelError(
+            f"the dlib embedder needs dlib, which is not installed: {INSTALL}"
+        ) from err
+    return dlib
+
+
+class DlibEmbedder:
+    """Same interface as Embedder: crops(image, detections) then embed(crops)."""
+
+    def __init__(self, spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> None:
+        dlib = import_dlib()
+        self.spec = spec
+        self._dlib = dlib
+        paths = {}
+        for file in spec.files:
+            models.read_verified(file, models_dir)  # sha256 check before dlib reads it
+            paths[file.name] = str(models.locate(file, models_dir))
+        net_file, predictor_file = (f.name for f in spec.files)
+        self.net = dlib.face_recognition_model_v1(paths[net_file])
+        self.predictor = dlib.shape_predictor(paths[predictor_file])
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def crops(self, image: Image, detections: Sequence[Detection]) -> Image:
+        """dlib-aligned 150x150 RGB chips, one per detection, shaped (N, 150, 150, 3)."""
+        size = self.spec.input_size[0]
+        if not detections:
+            return np.zeros((0, size, size, 3), np.uint8)
+        rgb = np.ascontiguousarray(image[..., ::-1])
+        chips = []
+        for det in detections:
+            x1, y1, x2, y2 = (int(round(float(v))) for v in det.box)
+            shape = self.predictor(rgb, self._dlib.rectangle(x1, y1, x2, y2))
+            chip = self._dlib.get_face_chip(rgb, shape, size=size, padding=self.spec.margin)
+            chips.append(np.asarray(chip, np.uint8))
+        return np.stack(chips)
+
+    def embed(self, crops: Image) -> Embeddings:
+        """(N, 128) unit vectors for (N, 150, 150, 3) RGB chips made by crops()."""
+        if len(crops) == 0:
+            return np.zeros((0, self.spec.output_dim), np.float32)
+        chips = [np.ascontiguousarray(c) for c in crops]
+        out = np.array(self.net.compute_face_descriptor(chips), np.float32).reshape(len(chips), -1)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
