@@ -138,14 +138,16 @@ def _faces_line(result: Any) -> str:
     return f"{result.path}: {faces or 'no face'}"
 
 
-def run_recognize(args: argparse.Namespace, target: str) -> tuple[list[Any], list[Any]]:
+def run_recognize(
+    args: argparse.Namespace, target: str, recognizer: Any = None
+) -> tuple[list[Any], list[Any]]:
     from .imageio import list_images
     from .recognize import recognize_images
     from .types import Skip
 
     root = Path(target) if Path(target).is_dir() else None
     paths = list_images(target)
-    recognizer = _recognizer(args, with_model=True)
+    recognizer = recognizer or _recognizer(args, with_model=True)
     results, skipped = [], []
     output = None if args.no_output else args.output
     for item in recognize_images(paths, recognizer, output, root):
@@ -298,19 +300,21 @@ def _bundled(path: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .classify import IdentityClassifier
     from .extract import extract_embeddings
     from .models import embedder_spec
     from .train import train_model
 
-    args.dataset, args.examples = _bundled(args.dataset), _bundled(args.examples)
+    dataset, examples = _bundled(args.dataset), _bundled(args.examples)
+    output = args.output or "output/demo"
     spec = embedder_spec(args.embedder)
-    recognizer = _recognizer(args, with_model=False)
+    recognizer = _recognizer(args, with_model=False)  # loaded once for all three steps
     with _open_store(args.store, recognizer) as store:
-        extract = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
+        extract = extract_embeddings(dataset, store, recognizer, _progress("embedding"))
         train = train_model(store, args.model, spec.max_distance, spec.min_probability)
-    args.max_distance = args.min_probability = None
-    args.output, args.no_output = args.output or "output/demo", False
-    results, skipped = run_recognize(args, args.examples)
+    recognizer.classifier = IdentityClassifier.load(args.model, spec.id)
+    where = argparse.Namespace(output=output, no_output=False)
+    results, skipped = run_recognize(where, examples, recognizer)
     doc = {
         "extract": extract.to_dict(),
         "train": train.to_dict(),
@@ -321,14 +325,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     lines = [
         f"1. extract-embeddings: {extract.embedded} embedded, {extract.unchanged} unchanged, "
-        f"{len(extract.skipped)} skipped ({args.dataset})",
+        f"{len(extract.skipped)} skipped ({dataset})",
         f"2. train-model: {train.mode} on {len(train.people)} people: {', '.join(train.people)}",
-        f"3. recognize ({args.examples}):",
+        f"3. recognize ({examples}):",
         *[
             f"   {Path(r.path).name}: " + (", ".join(f.match.label for f in r.faces) or "no face")
             for r in results
         ],
-        f"annotated images: {args.output}",
+        f"annotated images: {output}",
     ]
     _emit(args, doc, lines)
     return 0

@@ -23,6 +23,17 @@ def recognizer() -> FaceRecognizer:
     return FaceRecognizer.from_models_dir()
 
 
+# Who each picture in examples/ shows, for a recognizer trained on dataset/ (bbt1: 4 strangers).
+EXAMPLE_NAMES = {
+    "obama_and_biden.jpg": ["biden", "obama"],
+    "kit_with_rose.jpg": ["kit_harington", "rose_leslie"],
+    "johnsnow_test1.jpg": ["kit_harington"],
+    "alex_lacamoire1.jpg": ["alex_lacamoire"],
+    "obama1.jpg": ["obama"],
+    "bbt1.jpg": ["unknown"] * 4,
+}
+
+
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     """Run the CLI in-process with --json; assert exit 0 and return the parsed stdout."""
     code = main([*argv, "--json"])
