@@ -46,6 +46,24 @@ def test_a_pair_without_a_face_is_listed_and_counted_as_an_error(capsys, tmp_pat
     assert doc["plots"] == {}
 
 
+def test_a_wrong_root_is_one_line(capsys, tmp_path) -> None:
+    assert main(["evaluate-pairs", str(PAIRS), "--root", str(tmp_path), "--no-plots"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no pair could be compared" in err[0] and "--root" in err[0]
+
+
+def test_missing_pairs_in_the_10_fold_figure_by_hand() -> None:
+    from pipeline.evaluate import kfold_with_missing
+
+    d = np.array([0.2, np.nan, 0.9, 0.5])
+    same = np.array([True, True, False, False])
+    result = kfold_with_missing(d, same, np.array([0, 0, 1, 1]))
+    # fold 0 held out: threshold from {0.9 d, 0.5 d} just under 0.5 -> 0.2 right, NaN wrong: 1/2
+    # fold 1 held out: threshold from {0.2 s} just over 0.2 -> 0.9 and 0.5 rejected: 2/2
+    assert result.accuracies == pytest.approx((0.5, 1.0))
+    assert result.thresholds == pytest.approx((0.5, 0.2), abs=1e-5)
+
+
 def test_evaluate_pairs_reads_lfw_pairs_txt(capsys, tmp_path) -> None:
     for person in ("amy", "raj", "penny"):
         (tmp_path / person).mkdir()
