@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import queue
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,6 +18,7 @@ import numpy as np
 from .atomic import atomic_path
 from .draw import annotate
 from .errors import VideoError
+from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
 from .track import DETECT_EVERY, FaceTracker
 from .types import Image, RecognizedFace, VideoReport
@@ -73,60 +71,24 @@ def _open_writer(path: Path, fps: float, frame: Image) -> cv2.VideoWriter:
     return writer
 
 
-class FrameReader:
-    """Reads frames on its own thread, so decoding overlaps recognition.
+def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[Image, float]]:
+    while True:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            return
+        yield frame, time.perf_counter()
 
-    A file is read completely (the queue blocks, no frame is skipped). A camera or stream is
-    live: when recognition falls behind, the oldest waiting frame is dropped, so the frame
-    being processed is never late. Each frame carries the time it was read, for latency.
+
+def frame_reader(
+    capture: cv2.VideoCapture, live: bool, depth: int = 4
+) -> Prefetcher[tuple[Image, float]]:
+    """Frames read on their own thread, so decoding overlaps recognition.
+
+    A file is read completely (the reader waits, no frame is skipped). A camera or stream is
+    live: when recognition falls behind, the oldest waiting frame is dropped, so the frame being
+    processed is never late. Each frame carries the time it was read, for latency.
     """
-
-    def __init__(self, capture: cv2.VideoCapture, live: bool, depth: int = 4) -> None:
-        self.capture = capture
-        self.live = live
-        self.queue: queue.Queue[tuple[Image, float] | None] = queue.Queue(maxsize=depth)
-        self.stop = threading.Event()
-        self.dropped = 0
-        self.thread = threading.Thread(target=self._run, name="facerec-capture", daemon=True)
-
-    def __enter__(self) -> FrameReader:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        while self.thread.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                self.queue.get(timeout=0.05)
-        self.thread.join()
-
-    def _put(self, item: tuple[Image, float] | None) -> bool:
-        while not self.stop.is_set():
-            if self.live and item is not None and self.queue.full():
-                with contextlib.suppress(queue.Empty):
-                    self.queue.get_nowait()
-                    self.dropped += 1
-            try:
-                self.queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.is_set():
-                ok, frame = self.capture.read()
-                if not ok or frame is None:
-                    break
-                if not self._put((frame, time.perf_counter())):
-                    return
-        finally:
-            self._put(None)
-
-    def __iter__(self) -> Iterator[tuple[Image, float]]:
-        while (item := self.queue.get()) is not None:
-            yield item
+    return Prefetcher(_frames(capture), depth, drop_oldest=live, name="capture")
 
 
 def recognize_video(
@@ -157,7 +119,7 @@ def recognize_video(
     with ExitStack() as stack:
         stack.callback(capture.release)
         tmp = stack.enter_context(atomic_path(output)) if output is not None else None
-        reader = stack.enter_context(FrameReader(capture, live=kind != "file"))
+        reader = stack.enter_context(frame_reader(capture, live=kind != "file"))
         try:
             for frame, read_at in reader:
                 faces = tracker.update(frame)

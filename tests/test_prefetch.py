@@ -1,4 +1,5 @@
-"""The helper threads: prefetch keeps order and hands errors over; FrameReader reads every frame."""
+"""The helper thread: prefetch keeps order and hands errors over; the frame reader reads every
+frame of a file and drops old frames of a live source."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import CLIP
 
 from pipeline.prefetch import prefetch
-from pipeline.video import FrameReader
+from pipeline.video import frame_reader
 
 
 def test_prefetch_keeps_order_and_runs_on_another_thread() -> None:
@@ -56,7 +57,7 @@ def test_leaving_early_stops_the_producer() -> None:
 def test_frame_reader_delivers_every_frame_of_a_file_in_order() -> None:
     capture = cv2.VideoCapture(str(CLIP))
     expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    with FrameReader(capture, live=False, depth=2) as reader:
+    with frame_reader(capture, live=False, depth=2) as reader:
         stamps = [read_at for _, read_at in reader]
     capture.release()
     assert len(stamps) == expected == 275 and stamps == sorted(stamps)
@@ -65,7 +66,7 @@ def test_frame_reader_delivers_every_frame_of_a_file_in_order() -> None:
 
 def test_a_live_reader_drops_old_frames_instead_of_falling_behind() -> None:
     capture = cv2.VideoCapture(str(CLIP))  # read as if it were a camera
-    with FrameReader(capture, live=True, depth=2) as reader:
+    with frame_reader(capture, live=True, depth=2) as reader:
         seen = 0
         for _ in reader:
             seen += 1
