@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -16,8 +16,18 @@ from .types import Detection, Embeddings, Image
 
 DEFAULT_BATCH = 8
 
-if TYPE_CHECKING:
-    from .embed_dlib import DlibEmbedder
+
+class AnyEmbedder(Protocol):
+    """What FaceRecognizer needs from an embedder: its spec, its crops, its vectors."""
+
+    spec: ModelSpec
+
+    @property
+    def id(self) -> str: ...
+
+    def crops(self, image: Image, detections: Sequence[Detection]) -> Image: ...
+
+    def embed(self, crops: Image) -> Embeddings: ...
 
 
 class Embedder:
@@ -38,8 +48,7 @@ class Embedder:
 
     def preprocess(self, crops: Image) -> np.ndarray:
         """(N, S, S, 3) BGR uint8 -> (N, 3, S, S) float32 in the net's colour order and scale."""
-        x = crops[..., ::-1] if self.spec.swap_rb else crops
-        x = x.astype(np.float32)
+        x = (crops[..., ::-1] if self.spec.swap_rb else crops).astype(np.float32)
         if self.spec.standardize:  # FaceNet's per-image prewhitening
             flat = x.reshape(len(x), -1)
             mean = flat.mean(axis=1)
@@ -71,6 +80,3 @@ def load_embedder(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = N
 
         return DlibEmbedder(spec, models_dir)
     return Embedder(models.load_net(spec, models_dir), spec)
-
-
-AnyEmbedder: TypeAlias = "Embedder | DlibEmbedder"
