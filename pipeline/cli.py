@@ -2,7 +2,7 @@
 
 stdout carries results only (a table, or exactly one JSON document with --json); logs and
 progress go to stderr. Exit codes: 0 done (skips are reported, not failures), 1 a FaceRecError
-(one line), 2 usage, 130 Ctrl-C.
+(one line), 2 usage, 130 Ctrl-C, 141 the reader of stdout went away (a closed pipe).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print("\n".join(lines))
+    sys.stdout.flush()  # a closed pipe shows up here, inside main's handlers
 
 
 def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
@@ -481,3 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `facerec ... --json | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

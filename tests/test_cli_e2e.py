@@ -120,3 +120,21 @@ def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
     assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
     assert doc["train"]["mode"] == "svm" and (out / "m.skops").is_file()
     assert (out / "demo" / "obama_and_biden.jpg").is_file()
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    """`facerec ... --json | head -1`: the reader leaves early; no traceback, exit 141."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipeline.cli import main; "
+        f"sys.exit(main(['verify', {str(DATASET / 'obama' / 'obama.jpg')!r}, "
+        f"{str(EXAMPLES / 'obama1.jpg')!r}, '--json']))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # like head, gone before the answer is printed
+    _, err = proc.communicate()
+    assert proc.returncode == 141 and b"Traceback" not in err
