@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,31 @@ def big_dataset(root: Path, copies: int = 3) -> Path:
     return root
 
 
-def kill_after(argv: list[str], seconds: float) -> int:
-    """Start the CLI, kill -9 it after `seconds`; return its exit status (negative = signal)."""
+def kill_after(argv: list[str], seconds: float, ready: Callable[[], bool] | None = None) -> int:
+    """Start the CLI, wait until `ready()` (if given), then `seconds`, then kill -9 it.
+
+    Returns its exit status (negative = the signal).
+    """
     proc = subprocess.Popen(CLI + argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while ready is not None and not ready() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.05)
     time.sleep(seconds)
     proc.send_signal(signal.SIGKILL)
     return proc.wait()
+
+
+def rows_stored(store: Path) -> int:
+    """Rows in the store, read without disturbing the writer (0 before it exists)."""
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+    except sqlite3.Error:
+        return 0
 
 
 def test_kill_9_during_extract_leaves_a_consistent_store_and_the_rerun_resumes(
@@ -52,9 +71,11 @@ def test_kill_9_during_extract_leaves_a_consistent_store_and_the_rerun_resumes(
     dataset = big_dataset(tmp_path / "dataset")
     images = sum(1 for _ in dataset.rglob("*.*g"))
     store = tmp_path / "e.db"
-    delay = random.Random().uniform(2.5, 6.0)  # model loading takes about 2 s
-    status = kill_after(["extract-embeddings", "-d", str(dataset), "-e", str(store)], delay)
-    assert status == -signal.SIGKILL, f"the run ended by itself after {delay:.1f} s"
+    # killed at a random moment once the first batch is stored (153 images take several s)
+    delay = random.Random().uniform(0.0, 2.0)
+    argv = ["extract-embeddings", "-d", str(dataset), "-e", str(store)]
+    status = kill_after(argv, delay, ready=lambda: rows_stored(store) > 0)
+    assert status == -signal.SIGKILL, "the run ended before it could be killed"
     # The store opens, passes SQLite's integrity check, and every stored row is whole.
     conn = sqlite3.connect(store)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -101,17 +122,25 @@ def test_a_second_writer_is_refused_while_the_first_runs(capsys, tmp_path) -> No
     assert main(["extract-embeddings", "--dataset", str(DATASET), "--store", str(store)]) == 0
 
 
-def test_two_extractions_at_once_one_wins_the_other_says_why(tmp_path) -> None:
-    dataset = big_dataset(tmp_path / "dataset", copies=1)
+def test_a_second_extraction_while_one_runs_says_why(tmp_path) -> None:
+    """Two real processes: the second starts while the first is writing, and stops at once."""
+    dataset = big_dataset(tmp_path / "dataset", copies=3)
     store = tmp_path / "e.db"
     argv = CLI + ["extract-embeddings", "-d", str(dataset), "-e", str(store)]
-    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]  # fmt: skip
-    results = [(p.wait(), p.stderr.read()) for p in procs]
-    codes = sorted(code for code, _ in results)
-    assert codes == [0, 1]
-    loser = next(err for code, err in results if code == 1)
-    assert "is writing this store" in loser
+    first = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while rows_stored(store) == 0:  # the first holds the lock and is writing
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    second = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    assert first.poll() is None, "the first run finished before the second could be refused"
+    assert first.wait() == 0
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines() == [
+        f"error: {store}: another facerec run (pid {first.pid}) is writing this store; "
+        "wait for it to finish, or pass another --store"
+    ]
     conn = sqlite3.connect(store)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
