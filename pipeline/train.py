@@ -73,7 +73,7 @@ def train_model(
             "with at least one face per person)"
         )
     model = fit_classifier(
-        embeddings, names, max_distance, min_probability, store.embedder_id, C, calibrate
+        embeddings, names, max_distance, min_probability, store.embedder_id, C, calibrate, method
     )
     model.save(path)
     return TrainReport(

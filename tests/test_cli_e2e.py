@@ -122,6 +122,15 @@ def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
     assert (out / "demo" / "obama_and_biden.jpg").is_file()
 
 
+def test_train_model_classifier_choice_reaches_the_model(capsys, trained, tmp_path: Path) -> None:
+    model = tmp_path / "nearest.skops"
+    doc = run_json(capsys, "train-model", "--store", str(trained["store"]), "--model", str(model),
+                   "--classifier", "nearest")  # fmt: skip
+    assert doc["mode"] == "nearest"
+    doc = run_json(capsys, "recognize", str(EXAMPLES), "--model", str(model), "--no-output")
+    assert names_in(doc) == EXAMPLE_NAMES
+
+
 def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
     """`facerec ... --json | head -1`: the reader leaves early; no traceback, exit 141."""
     import subprocess
