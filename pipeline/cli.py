@@ -113,8 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         report = train_model(
             store,
             args.model,
-            args.max_distance if args.max_distance is not None else spec.max_distance,
-            args.min_probability if args.min_probability is not None else spec.min_probability,
+            _given(args.max_distance, spec.max_distance),
+            _given(args.min_probability, spec.min_probability),
             calibrate=args.max_distance is None,
             method=args.classifier,
         )
@@ -267,7 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         recognizer,
         args.folds,
         _given(args.max_distance, spec.max_distance),
-        args.min_probability if args.min_probability is not None else spec.min_probability,
+        _given(args.min_probability, spec.min_probability),
         args.unknown,
         None if args.no_plots else args.output,
         _progress("embedding"),
@@ -426,7 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     _crop_options(p)
     p.add_argument("pairs", metavar="PAIRS", help="CSV path_a,path_b,same or LFW pairs.txt")
     p.add_argument("--root", default=".", help="folder the paths in PAIRS are relative to")
-    p.add_argument("--max-distance", type=float, help="the threshold to report (default: model's)")
+    p.add_argument(
+        "--max-distance",
+        type=float,
+        help="same person when distance <= this (default: the embedder's 1:1 threshold)",
+    )
     p.add_argument("-o", "--output", default="output/evaluate-pairs", help="folder for the plots")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     p.set_defaults(func=cmd_evaluate_pairs)

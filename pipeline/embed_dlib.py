@@ -39,13 +39,9 @@ class DlibEmbedder:
         dlib = import_dlib()
         self.spec = spec
         self._dlib = dlib
-        paths = {}
-        for file in spec.files:
-            models.read_verified(file, models_dir)  # sha256 check before dlib reads it
-            paths[file.name] = str(models.locate(file, models_dir))
-        net_file, predictor_file = (f.name for f in spec.files)
-        self.net = dlib.face_recognition_model_v1(paths[net_file])
-        self.predictor = dlib.shape_predictor(paths[predictor_file])
+        net_file, predictor_file = (str(models.verified_path(f, models_dir)) for f in spec.files)
+        self.net = dlib.face_recognition_model_v1(net_file)
+        self.predictor = dlib.shape_predictor(predictor_file)
 
     @property
     def id(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,7 @@ def evaluate_identification(
     by_path, skipped = embed_paths(recognizer, [i.path for i in items], progress=progress)
     names = [i.person for i in items if i.path in by_path]
     x = np.concatenate([by_path[i.path] for i in items if i.path in by_path]) if names else None
-    counts = {n: names.count(n) for n in sorted(set(names))}
+    counts = dict(sorted(Counter(names).items()))
     testable = np.array([counts[n] >= 2 for n in names], bool)
     if x is None or not testable.any():
         raise DatasetError(

@@ -77,8 +77,7 @@ def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_See
 
 def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[ImageRecord]:
     """Records for a batch: its decoded images' largest faces embedded in one pass."""
-    readable = [s for s in batch if s.image is not None]
-    faces = iter(recognizer.embed_images([s.image for s in readable if s.image is not None]))
+    faces = iter(recognizer.embed_images([s.image for s in batch if s.image is not None]))
     records = []
     for s in batch:
         base = {"relpath": s.item.relpath, "person": s.item.person, "sha256": s.sha256,
@@ -163,7 +162,7 @@ def extract_embeddings(
         flush()
     names, vectors, relpaths = store.embeddings()
     faces_seen, multi_face = store.face_counts()
-    folders = sorted({i.person for i in items if i.person != UNKNOWN})
+    folders = sorted({i.person for i in items if i.person != UNKNOWN} - set(names))
     return ExtractReport(
         images=len(items),
         embedded=embedded,
@@ -173,7 +172,7 @@ def extract_embeddings(
         people=dict(sorted(Counter(names).items())),
         faces_seen=faces_seen,
         multi_face_images=multi_face,
-        people_without_faces=tuple(p for p in folders if p not in set(names)),
+        people_without_faces=tuple(folders),
         suspects=tuple(
             find_suspects(names, vectors, relpaths, recognizer.embedder.spec.verify_distance)
         ),

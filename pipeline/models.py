@@ -269,8 +269,8 @@ def locate(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) ->
     )
 
 
-def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
-    """Read a model file, check its sha256, and apply its byte patches in memory."""
+def _checked(file: ModelFile, models_dir: str | os.PathLike[str] | None) -> tuple[Path, bytes]:
+    """(path, content) of a model file whose sha256 matches; raises ModelChecksumError if not."""
     path = locate(file, models_dir)
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
@@ -279,6 +279,17 @@ def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = N
             f"{path}: sha256 {actual[:12]}... expected {file.sha256[:12]}...; "
             "the file is corrupt or a different model: restore the original (see README, Models)"
         )
+    return path, data
+
+
+def verified_path(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of a model file whose sha256 was checked, for libraries that read files themselves."""
+    return _checked(file, models_dir)[0]
+
+
+def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
+    """Read a model file, check its sha256, and apply its byte patches in memory."""
+    path, data = _checked(file, models_dir)
     if not file.patches:
         return data
     patched = bytearray(data)
