@@ -32,6 +32,14 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def _is_jpeg(data: bytes) -> bool:
+    return data[:2] == b"\xff\xd8"
+
+
+def _truncated(name: str) -> ImageError:
+    return ImageError(f"{name}: truncated JPEG (the file ends before the image does)")
+
+
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a JPEG's start-of-frame marker, without decoding."""
     i = 2
@@ -56,7 +64,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) read from a JPEG, PNG, BMP or WebP header; None when unknown."""
-    if data[:2] == b"\xff\xd8":
+    if _is_jpeg(data):
         return _jpeg_size(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
@@ -84,9 +92,9 @@ def _read_flags(data: bytes, name: str) -> int:
     Raises:
         ImageError: a truncated JPEG, or a non-JPEG image above MAX_PIXELS.
     """
-    is_jpeg = data[:2] == b"\xff\xd8"
+    is_jpeg = _is_jpeg(data)
     if is_jpeg and b"\xff\xd9" not in data[-65536:]:
-        raise ImageError(f"{name}: truncated JPEG (the file ends before the image does)")
+        raise _truncated(name)
     size = header_size(data)
     if size is None or size[0] * size[1] <= MAX_PIXELS:
         return cv2.IMREAD_COLOR
@@ -116,8 +124,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> Image:
     flags = _read_flags(data, name)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
-        if data[:2] == b"\xff\xd8" and not data.rstrip(b"\0 \r\n").endswith(b"\xff\xd9"):
-            raise ImageError(f"{name}: truncated JPEG (the file ends before the image does)")
+        if _is_jpeg(data) and not data.rstrip(b"\0 \r\n").endswith(b"\xff\xd9"):
+            raise _truncated(name)
         raise ImageError(f"{name}: not a readable image (corrupt, truncated or another format)")
     return np.ascontiguousarray(image, dtype=np.uint8)
 
