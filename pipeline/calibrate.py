@@ -17,7 +17,7 @@ import numpy as np
 
 from . import metrics
 from .classify import pairwise_distances
-from .types import Embeddings
+from .types import Embeddings, round_or_none
 
 MIN_PAIRS = 10
 MAX_TIGHTEN = 0.1
@@ -40,9 +40,7 @@ class Calibration:
     separating: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        def r(v: float | None) -> float | None:
-            return None if v is None else round(float(v), 4)
-
+        r = round_or_none
         return {
             "max_distance": r(self.max_distance),
             "source": self.source,

@@ -28,6 +28,11 @@ def _round(value: float, digits: int = 4) -> float:
     return round(float(value), digits)
 
 
+def round_or_none(value: float | None, digits: int = 4) -> float | None:
+    """For JSON: a rounded float, or None where a figure is undefined."""
+    return None if value is None else _round(value, digits)
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """One face found in an image.
@@ -273,9 +278,7 @@ class PairsReport:
     plots: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        def r(v: float | None) -> float | None:
-            return None if v is None else _round(v)
-
+        r = round_or_none
         return {
             "pairs": self.pairs,
             "same_pairs": self.same_pairs,
@@ -309,7 +312,7 @@ class PersonScore:
     def to_dict(self) -> dict[str, Any]:
         return {
             "faces": self.faces,
-            "precision": None if self.precision is None else _round(self.precision),
+            "precision": round_or_none(self.precision),
             "recall": _round(self.recall),
         }
 
@@ -347,9 +350,7 @@ class IdentificationReport:
             "folds": self.folds,
             "accuracy": _round(self.accuracy),
             "known_accuracy": _round(self.known_accuracy),
-            "unknown_rejected": (
-                None if self.unknown_rejected is None else _round(self.unknown_rejected)
-            ),
+            "unknown_rejected": round_or_none(self.unknown_rejected),
             "people": {name: s.to_dict() for name, s in self.people.items()},
             "enrolled_only": list(self.enrolled_only),
             "skipped": [s.to_dict() for s in self.skipped],
