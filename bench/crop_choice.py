@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import models  # noqa: E402
 from pipeline.align import face_crops, widen_box  # noqa: E402
-from pipeline.classify import pairwise_distances  # noqa: E402
 from pipeline.imageio import iter_dataset, read_image  # noqa: E402
 from pipeline.recognizer import FaceRecognizer  # noqa: E402
 from pipeline.types import Detection  # noqa: E402
+from pipeline.vectors import pairwise_distances  # noqa: E402
 
 EXAMPLE_PEOPLE = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington",
                   "obama1.jpg": "obama"}  # fmt: skip

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .calibrate import DEFAULT_FAR
 from .errors import FaceRecError
 
 log = logging.getLogger("pipeline")
@@ -86,7 +87,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     ]
     if report.multi_face_images:
         lines.append(
-            f"{report.multi_face_images} images showed several faces; the largest was used"
+            f"{report.multi_face_images} images showed several faces; the main one was used"
         )
     lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
     lines += [
@@ -117,13 +118,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             _given(args.min_probability, spec.min_probability),
             calibrate=args.max_distance is None,
             method=args.classifier,
+            far=args.far,
         )
-    cal = report.calibration
     lines = [
         f"trained a {report.mode} recognizer on {sum(report.people.values())} faces of "
         f"{len(report.people)} people: " + ", ".join(report.people),
-        f"max_distance {report.max_distance:.3f} ({cal.get('source')}; gallery pairs: "
-        f"{cal.get('same_pairs')} same, {cal.get('different_pairs')} different), "
+        f"max_distance {report.max_distance:.3f} ({_calibration_text(report.calibration)}), "
         f"min_probability {report.min_probability:.3f}",
         *[f"note: {n}" for n in report.notes],
         f"saved: {report.path}",
@@ -132,40 +132,65 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _faces_line(result: Any) -> str:
-    faces = ", ".join(
-        f"{f.match.label} (p={f.match.probability:.2f}, d={f.match.distance:.2f})"
-        for f in result.faces
-    )
+def _calibration_text(cal: dict[str, Any]) -> str:
+    text = str(cal.get("source"))
+    if cal.get("far_estimate") is not None:
+        text += (
+            f"; {cal['people']} people: about {_pct(cal['far_estimate'])} of strangers "
+            f"would be named, {_pct(cal.get('known_estimate'))} of enrolled faces accepted"
+        )
+    return text
+
+
+def _verdict(match: Any, classifier: Any) -> str:
+    """`obama (d=0.53 <= 1.04, p=0.62)` or `unknown (nearest obama, d=1.12 > 1.04)`: the
+    evidence that decided, so a user sees how near the call was."""
+    limit = classifier.max_distance
+    if match.name is not None:
+        return f"{match.name} (d={match.distance:.2f} <= {limit:.2f}, p={match.probability:.2f})"
+    if match.distance > limit:
+        why = f"d={match.distance:.2f} > {limit:.2f}"
+    else:
+        why = f"p={match.probability:.2f} < {classifier.min_probability:.2f}"
+    return f"unknown (nearest {match.candidate}, {why})"
+
+
+def _faces_line(result: Any, classifier: Any) -> str:
+    faces = ", ".join(_verdict(f.match, classifier) for f in result.faces)
     return f"{result.path}: {faces or 'no face'}"
 
 
 def run_recognize(
-    args: argparse.Namespace, target: str, recognizer: Any = None
+    args: argparse.Namespace, targets: Sequence[str], recognizer: Any = None
 ) -> tuple[list[Any], list[Any]]:
-    from .imageio import list_images
-    from .recognize import recognize_images
+    from .recognize import list_inputs, recognize_images
     from .types import Skip
 
-    root = Path(target) if Path(target).is_dir() else None
-    paths = list_images(target)
+    inputs = list_inputs(targets)
     recognizer = recognizer or _recognizer(args, with_model=True)
     results, skipped = [], []
     output = None if args.no_output else args.output
-    for item in recognize_images(paths, recognizer, output, root):
+    for item in recognize_images(inputs, recognizer, output):
         (skipped if isinstance(item, Skip) else results).append(item)
-    if root is None and skipped:
+    if len(targets) == 1 and not Path(targets[0]).is_dir() and skipped:
         raise FaceRecError(f"{skipped[0].path}: {skipped[0].reason}")
     return results, skipped
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
-    target = args.target or args.image
-    if not target:
+    targets = list(args.targets) + ([args.image] if args.image else [])
+    if not targets:
         raise FaceRecError("recognize needs an IMAGE or DIR (or --image PATH)")
-    results, skipped = run_recognize(args, target)
-    doc = {"images": [r.to_dict() for r in results], "skipped": [s.to_dict() for s in skipped]}
-    lines = [_faces_line(r) for r in results] + [f"skipped {s.path}: {s.reason}" for s in skipped]
+    recognizer = _recognizer(args, with_model=True)
+    results, skipped = run_recognize(args, targets, recognizer)
+    classifier = recognizer.classifier
+    doc = {
+        "images": [r.to_dict() for r in results],
+        "skipped": [s.to_dict() for s in skipped],
+        "max_distance": round(classifier.max_distance, 4),
+    }
+    lines = [_faces_line(r, classifier) for r in results]
+    lines += [f"skipped {s.path}: {s.reason}" for s in skipped]
     if not args.no_output and results:
         lines.append(f"annotated images: {args.output}")
     _emit(args, doc, lines)
@@ -272,16 +297,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         None if args.no_plots else args.output,
         _progress("embedding"),
         calibrate=args.max_distance is None,
+        method=args.classifier,
+        far=args.far,
     )
     strangers = f" + {r.unknown_faces} stranger faces" if r.unknown_faces else ""
     lines = [
         f"{r.folds}-fold identification: {r.known_faces} faces of {len(r.people)} people"
-        f"{strangers}; embedder {r.embedder}, crop {r.crop}",
+        f"{strangers}; embedder {r.embedder}, crop {r.crop}, classifier {r.mode}",
         "max_distance per fold: " + ", ".join(f"{t:.3f}" for t in r.fold_max_distance),
         f"accuracy {_pct(r.accuracy)}: known people named right {_pct(r.known_accuracy)}"
         + (
             "" if r.unknown_rejected is None else f", strangers rejected {_pct(r.unknown_rejected)}"
         ),
+        f"rank-1 {_pct(r.rank1)}"
+        + ("" if r.dir_at_far_1e_2 is None else f"; DIR at FAR 1%: {_pct(r.dir_at_far_1e_2)}"),
         "person: faces, precision, recall",
         *[f"  {n}: {s.faces}, {_pct(s.precision)}, {_pct(s.recall)}" for n, s in r.people.items()],
     ]
@@ -316,7 +345,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         train = train_model(store, args.model, spec.max_distance, spec.min_probability)
     recognizer.classifier = IdentityClassifier.load(args.model, spec.id)
     where = argparse.Namespace(output=output, no_output=False)
-    results, skipped = run_recognize(where, examples, recognizer)
+    results, skipped = run_recognize(where, [examples], recognizer)
     doc = {
         "extract": extract.to_dict(),
         "train": train.to_dict(),
@@ -360,6 +389,14 @@ def _thresholds(p: argparse.ArgumentParser) -> None:
                    help="unknown when the SVM probability is below this")  # fmt: skip
 
 
+def _classifier_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
+                   help="svm, nearest person, or auto: svm up to 200 people (default)")  # fmt: skip
+    p.add_argument("--far", type=float, default=DEFAULT_FAR, metavar="RATE",
+                   help="share of strangers the calibrated max_distance may name "
+                   f"(default {DEFAULT_FAR})")  # fmt: skip
+
+
 def _crop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", choices=["box", "detector", "align5"],
                    help="how faces are cut for the embedder (default: the embedder's own)")  # fmt: skip
@@ -383,15 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
     _thresholds(p)
     p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
-    p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
-                   help="svm, nearest enrolled face, or auto: svm up to 200 people (default)")  # fmt: skip
+    _classifier_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("recognize", help="name the faces in an image or a folder of images")
     _common(p)
     _thresholds(p)
-    p.add_argument("target", nargs="?", metavar="IMAGE|DIR")
-    p.add_argument("-i", "--image", help="same as IMAGE|DIR")
+    p.add_argument("targets", nargs="*", metavar="IMAGE|DIR",
+                   help="images and folders, as many as you like (a shell glob works)")  # fmt: skip
+    p.add_argument("-i", "--image", help="one more IMAGE|DIR")
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
@@ -413,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_video)
 
-    p = sub.add_parser("verify", help="are two images the same person? (largest face of each)")
+    p = sub.add_parser("verify", help="are two images the same person? (main face of each)")
     _common(p)
     _crop_options(p)
     p.add_argument("image_a", metavar="IMAGE_A")
@@ -442,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", metavar="DATASET", help="folder per person, as for extract")
     p.add_argument("-k", "--folds", type=int, default=5, help="number of folds (default 5)")
     p.add_argument("--unknown", metavar="DIR", help="images of people never enrolled")
+    _classifier_options(p)
     p.add_argument("-o", "--output", default="output/evaluate", help="folder for the plot")
     p.add_argument("--no-plots", action="store_true", help="do not write the PNG plot")
     p.set_defaults(func=cmd_evaluate)

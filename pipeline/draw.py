@@ -13,7 +13,8 @@ UNKNOWN_COLOUR = (40, 40, 230)
 
 
 def annotate(image: Image, faces: Sequence[RecognizedFace]) -> Image:
-    """A copy of `image` with each face's box and "name 93%" label drawn on it."""
+    """A copy of `image` with each face's box and label drawn on it: "obama d=0.53", or
+    "unknown (obama? d=1.12)": the distance that decided, and for a stranger who was nearest."""
     out = image.copy()
     scale = max(0.4, min(out.shape[:2]) / 900.0)
     thickness = max(1, int(round(2 * scale)))
@@ -21,7 +22,13 @@ def annotate(image: Image, faces: Sequence[RecognizedFace]) -> Image:
         x1, y1, x2, y2 = face.detection.box_list()
         colour = KNOWN_COLOUR if face.match.name is not None else UNKNOWN_COLOUR
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-        text = f"{face.match.label.replace('_', ' ')} {face.match.probability:.0%}"
+        m = face.match
+        if m.name is not None:
+            text = f"{m.name.replace('_', ' ')} d={m.distance:.2f}"
+        elif m.candidate is not None:
+            text = f"unknown ({m.candidate.replace('_', ' ')}? d={m.distance:.2f})"
+        else:
+            text = "unknown"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
         top = y1 - th - base - 4 if y1 - th - base - 4 >= 0 else y2
         cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + base + 4), colour, cv2.FILLED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import cv2
@@ -13,6 +13,7 @@ from . import models
 from .align import face_crops
 from .models import ModelSpec
 from .types import Detection, Embeddings, Image
+from .vectors import unit_rows
 
 DEFAULT_BATCH = 8
 
@@ -33,10 +34,17 @@ class AnyEmbedder(Protocol):
 class Embedder:
     """Owns the loaded embedding net; `spec.id` travels with every embedding it makes."""
 
-    def __init__(self, net: cv2.dnn.Net, spec: ModelSpec, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self,
+        net: cv2.dnn.Net,
+        spec: ModelSpec,
+        batch_size: int = DEFAULT_BATCH,
+        center: np.ndarray | None = None,
+    ) -> None:
         self.net = net
         self.spec = spec
         self.batch_size = max(1, batch_size)
+        self.center = center
 
     @property
     def id(self) -> str:
@@ -60,17 +68,39 @@ class Embedder:
 
     def embed(self, crops: Image) -> Embeddings:
         """Embed a stack of crops in batches of `batch_size`; returns (N, D) unit vectors."""
+        return embed_crops(self._forward, crops, self.spec, self.center)
+
+    def _forward(self, crops: Image) -> Embeddings:
         dim = self.spec.output_dim
-        if len(crops) == 0:
-            return np.zeros((0, dim), np.float32)
         blob = self.preprocess(crops)
         parts = []
         for start in range(0, len(blob), self.batch_size):
             self.net.setInput(blob[start : start + self.batch_size])
             parts.append(self.net.forward().reshape(-1, dim))
-        out = np.concatenate(parts).astype(np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return np.concatenate(parts).astype(np.float32)
+
+
+def embed_crops(
+    forward: Callable[[Image], np.ndarray],
+    crops: Image,
+    spec: ModelSpec,
+    center: np.ndarray | None = None,
+) -> Embeddings:
+    """(N, D) unit embeddings of (N, S, S, 3) crops through the net's `forward`.
+
+    With `spec.flip`, the mean of the crop's and its mirror image's unit vectors (one more
+    forward pass). With a `center` (the embedder's mean face vector, spec.center), that mean is
+    subtracted before the final unit scaling, so distances measure what sets faces apart rather
+    than what all faces share (FaceNet's own LFW evaluation: --subtract_mean).
+    """
+    if len(crops) == 0:
+        return np.zeros((0, spec.output_dim), np.float32)
+    if spec.flip:
+        both = unit_rows(forward(np.concatenate([crops, crops[:, :, ::-1]])))
+        vectors = unit_rows(both[: len(crops)] + both[len(crops) :])
+    else:
+        vectors = unit_rows(forward(crops))
+    return vectors if center is None else unit_rows(vectors - center)
 
 
 def load_embedder(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> AnyEmbedder:
@@ -79,4 +109,6 @@ def load_embedder(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = N
         from .embed_dlib import DlibEmbedder
 
         return DlibEmbedder(spec, models_dir)
-    return Embedder(models.load_net(spec, models_dir), spec)
+    return Embedder(
+        models.load_net(spec, models_dir), spec, center=models.load_center(spec, models_dir)
+    )

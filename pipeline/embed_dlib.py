@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import models
+from .embed import embed_crops
 from .errors import ModelError
 from .models import ModelSpec
 from .types import Detection, Embeddings, Image
@@ -40,6 +41,7 @@ class DlibEmbedder:
         self.spec = spec
         self._dlib = dlib
         net_file, predictor_file = (str(models.verified_path(f, models_dir)) for f in spec.files)
+        self.center = models.load_center(spec, models_dir)
         self.net = dlib.face_recognition_model_v1(net_file)
         self.predictor = dlib.shape_predictor(predictor_file)
 
@@ -63,8 +65,8 @@ class DlibEmbedder:
 
     def embed(self, crops: Image) -> Embeddings:
         """(N, 128) unit vectors for (N, 150, 150, 3) RGB chips made by crops()."""
-        if len(crops) == 0:
-            return np.zeros((0, self.spec.output_dim), np.float32)
+        return embed_crops(self._forward, crops, self.spec, self.center)
+
+    def _forward(self, crops: Image) -> Embeddings:
         chips = [np.ascontiguousarray(c) for c in crops]
-        out = np.array(self.net.compute_face_descriptor(chips), np.float32).reshape(len(chips), -1)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return np.array(self.net.compute_face_descriptor(chips), np.float32).reshape(len(chips), -1)

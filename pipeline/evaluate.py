@@ -8,6 +8,7 @@ import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import StratifiedKFold
 
 from . import metrics, plots
-from .classify import pairwise_distances
+from .calibrate import DEFAULT_FAR
 from .errors import DatasetError, ImageError
 from .imageio import iter_dataset, list_images, read_image
 from .pairs import Pair
@@ -26,11 +27,13 @@ from .types import (
     UNKNOWN,
     Embeddings,
     IdentificationReport,
+    Match,
     MissingPair,
     PairsReport,
     PersonScore,
     Skip,
 )
+from .vectors import pairwise_distances
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 NO_FACE = "no face found"
@@ -47,7 +50,7 @@ def embed_paths(
     every_face: bool = False,
     progress: Progress = _no_progress,
 ) -> tuple[dict[Path, Embeddings], list[Skip]]:
-    """Embeddings of the largest face (or every face) of each image, batched across images.
+    """Embeddings of the main face (or every face) of each image, batched across images.
 
     Images that cannot be read or show no face are returned as Skips, not raised.
     """
@@ -231,6 +234,8 @@ def evaluate_identification(
     plot_dir: str | os.PathLike[str] | None = None,
     progress: Progress = _no_progress,
     calibrate: bool = True,
+    method: str = "auto",
+    far: float = DEFAULT_FAR,
 ) -> IdentificationReport:
     """Stratified K-fold: train the real classifier on K-1 folds, name the faces of the K-th.
 
@@ -256,12 +261,11 @@ def evaluate_identification(
         )
     strangers = _embed_strangers(recognizer, unknown, skipped, progress)
     k = min(folds, max(counts[n] for n in names if counts[n] >= 2))
-    truth, said, used = _run_folds(
-        x, names, testable, strangers, k, (max_distance, min_probability, calibrate)
-    )
-    report = _score(truth, said, counts, skipped, k, used, recognizer.embedder.spec, len(strangers))
+    settings = FoldSettings(max_distance, min_probability, calibrate, method, far)
+    truth, answers, used = _run_folds(x, names, testable, strangers, k, settings)
+    report = _score(truth, answers, counts, skipped, k, used, recognizer.embedder.spec)
     if plot_dir is not None:
-        report = _with_confusion(report, truth, said, Path(plot_dir))
+        report = _with_confusion(report, truth, answers, Path(plot_dir))
     return report
 
 
@@ -283,16 +287,27 @@ def _embed_strangers(
     return np.concatenate([found[p] for p in paths if p in found])
 
 
+@dataclass(frozen=True, slots=True)
+class FoldSettings:
+    """How each fold's classifier is fitted: as train-model would, with these options."""
+
+    max_distance: float
+    min_probability: float
+    calibrate: bool
+    method: str
+    far: float
+
+
 def _run_folds(
     x: Embeddings,
     names: list[str],
     testable: NDArray[np.bool_],
     strangers: Embeddings,
     k: int,
-    thresholds: tuple[float, float, bool],
-) -> tuple[list[str], list[str], list[tuple[float, float]]]:
+    settings: FoldSettings,
+) -> tuple[list[str], list[Match], list[tuple[float, float, str]]]:
     """(true label, answer) per tested face, strangers' true label being 'unknown', and the
-    (max_distance, min_probability) each fold's classifier used."""
+    (max_distance, min_probability, mode) each fold's classifier used."""
     tested = np.flatnonzero(testable)
     labels = np.array(names)
     with warnings.catch_warnings():  # a person with fewer images than folds is expected here
@@ -301,35 +316,52 @@ def _run_folds(
             StratifiedKFold(n_splits=k, shuffle=True, random_state=0).split(tested, labels[tested])
         )
     truth: list[str] = []
-    said: list[str] = []
-    used: list[tuple[float, float]] = []
-    max_distance, min_probability, calibrate = thresholds
+    answers: list[Match] = []
+    used: list[tuple[float, float, str]] = []
+    s = settings
     for fold, (_, test_part) in enumerate(splits):
         test = tested[test_part]
         train = np.setdiff1d(np.arange(len(names)), test)
         model = fit_classifier(
-            x[train], list(labels[train]), max_distance, min_probability, calibrate=calibrate
-        )
-        used.append((model.max_distance, model.min_probability))
+            x[train], list(labels[train]), s.max_distance, s.min_probability,
+            calibrate=s.calibrate, method=s.method, far=s.far,
+        )  # fmt: skip
+        used.append((model.max_distance, model.min_probability, model.mode or ""))
         own_strangers = strangers[fold::k]
-        answers = model.predict(np.concatenate([x[test], own_strangers]))
+        answers += model.predict(np.concatenate([x[test], own_strangers]))
         truth += list(labels[test]) + [UNKNOWN] * len(own_strangers)
-        said += [a.label for a in answers]
-    return truth, said, used
+    return truth, answers, used
+
+
+def detection_identification_rate(
+    right: NDArray[np.bool_], known: NDArray[np.float64], strangers: NDArray[np.float64], far: float
+) -> float:
+    """Share of known faces named right (`right`: candidate correct) at the distance threshold
+    that accepts at most `far` of the strangers (the open-set DIR at that FAR)."""
+    ordered = np.sort(strangers)
+    allowed = int(np.floor(far * len(ordered)))
+    threshold = ordered[allowed] if allowed < len(ordered) else np.inf
+    return float((right & (known < threshold)).mean())
 
 
 def _score(
     truth: list[str],
-    said: list[str],
+    answers: list[Match],
     counts: dict[str, int],
     skipped: list[Skip],
     k: int,
-    used: list[tuple[float, float]],
+    used: list[tuple[float, float, str]],
     spec: Any,
-    n_strangers: int,
 ) -> IdentificationReport:
+    said = [a.label for a in answers]
     t, s = np.array(truth), np.array(said)
     known = t != UNKNOWN
+    n_strangers = int((~known).sum())
+    right = np.array([a.candidate for a in answers]) == t
+    distance = np.array([a.distance for a in answers], np.float64)
+    dir_1 = None
+    if n_strangers and known.any():
+        dir_1 = detection_identification_rate(right[known], distance[known], distance[~known], 0.01)
     people = {}
     for name in sorted(set(t[known])):
         named = s == name
@@ -350,27 +382,41 @@ def _score(
         people=people,
         enrolled_only=tuple(n for n, c in counts.items() if c < 2),
         skipped=tuple(skipped),
-        fold_max_distance=tuple(m for m, _ in used),
-        fold_min_probability=tuple(p for _, p in used),
+        fold_max_distance=tuple(m for m, _, _ in used),
+        fold_min_probability=tuple(p for _, p, _ in used),
         embedder=spec.id,
         crop=_crop_name(spec),
         errors=errors,
+        mode="/".join(sorted({mode for _, _, mode in used})),
+        rank1=float(right[known].mean()) if known.any() else None,
+        dir_at_far_1e_2=dir_1,
     )
 
 
 def _with_confusion(
-    report: IdentificationReport, truth: list[str], said: list[str], plot_dir: Path
+    report: IdentificationReport, truth: list[str], answers: list[Match], plot_dir: Path
 ) -> IdentificationReport:
+    """confusion.png: the full matrix for up to plots.MAX_GRID people; above that (a grid of
+    hundreds is unreadable and its canvas grows with the square of the people), the most
+    frequent mistakes as bars. Either way the picture's size is bounded."""
     import dataclasses
 
+    from sklearn.metrics import confusion_matrix
+
+    said = [a.label for a in answers]
     rows = sorted(set(truth) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in truth else [])
-    cols = sorted((set(truth) | set(said)) - {UNKNOWN}) + [UNKNOWN]
-    matrix = np.zeros((len(rows), len(cols)), np.int64)
-    for a, b in zip(truth, said, strict=True):
-        matrix[rows.index(a), cols.index(b)] += 1
-    ylabels = [r if r != UNKNOWN else "(strangers)" for r in rows]
     title = f"{report.embedder}: {report.folds}-fold, known {report.known_accuracy:.1%}" + (
         "" if report.unknown_rejected is None else f", rejected {report.unknown_rejected:.1%}"
     )
-    path = plots.confusion_png(matrix, ylabels, cols, plot_dir / "confusion.png", title)
+    target = plot_dir / "confusion.png"
+    if len(rows) > plots.MAX_GRID:
+        mistakes = Counter((a, b) for a, b in zip(truth, said, strict=True) if a != b)
+        path = plots.mistakes_png(mistakes.most_common(plots.MAX_BARS), len(truth), target, title)
+        return dataclasses.replace(report, plots={"confusion": path})
+    cols = sorted((set(truth) | set(said)) - {UNKNOWN}) + [UNKNOWN]
+    labels = sorted(set(rows) | set(cols))
+    full = confusion_matrix(truth, said, labels=labels)
+    matrix = full[np.ix_([labels.index(r) for r in rows], [labels.index(c) for c in cols])]
+    ylabels = [r if r != UNKNOWN else "(strangers)" for r in rows]
+    path = plots.confusion_png(matrix, ylabels, cols, target, title)
     return dataclasses.replace(report, plots={"confusion": path})

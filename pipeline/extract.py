@@ -1,7 +1,7 @@
 """extract_embeddings: walk a folder-per-person dataset and keep the store in step with it.
 
 Only new or changed images are embedded (size+mtime, then content hash, decide); entries of
-deleted images are dropped. Each image contributes its largest face. Images are processed in
+deleted images are dropped. Each image contributes its main face (recognizer.main_face). Images are processed in
 batches: all faces of a batch go through the embedder together and are written in one
 transaction, so an interrupted run loses at most one batch and the next run resumes.
 """
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classify import pairwise_distances
 from .errors import DatasetError, ImageError
 from .imageio import DatasetItem, decode_image, iter_dataset
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
 from .types import UNKNOWN, Embeddings, ExtractReport, Image, Skip, Suspect
+from .vectors import pairwise_distances
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_See
 
 
 def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[ImageRecord]:
-    """Records for a batch: its decoded images' largest faces embedded in one pass."""
+    """Records for a batch: its decoded images' main faces embedded in one pass."""
     faces = iter(recognizer.embed_images([s.image for s in batch if s.image is not None]))
     records = []
     for s in batch:
@@ -186,7 +186,7 @@ def find_suspects(
 
     With 3 or more images, an image whose median distance to the others is above
     max_distance; with exactly 2, both when they are that far apart. A folder mixing people
-    (or a group photo where someone else has the largest face) trains the wrong face.
+    (or a group photo where someone else has the main face) trains the wrong face.
     """
     out = []
     labels = np.array(names)

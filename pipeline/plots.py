@@ -15,6 +15,11 @@ from numpy.typing import NDArray
 
 from .atomic import atomic_path
 
+# Above this many people a confusion grid is unreadable (and its canvas grows with the square
+# of the people: 526 people took 24 GB); mistakes_png shows the MAX_BARS most frequent instead.
+MAX_GRID = 30
+MAX_BARS = 25
+
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -101,4 +106,26 @@ def confusion_png(
     ax.set_xlabel("recognized as")
     ax.set_ylabel("true person")
     ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def mistakes_png(
+    mistakes: Sequence[tuple[tuple[str, str], int]],
+    answers: int,
+    path: str | os.PathLike[str],
+    title: str,
+) -> str:
+    """The most frequent mistakes as horizontal bars, "true -> recognized as", fixed size."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(8, 6)
+    ax = fig.add_subplot()
+    labels = [f"{a if a != 'unknown' else '(stranger)'} -> {b}" for (a, b), _ in mistakes]
+    counts = [n for _, n in mistakes]
+    ax.barh(range(len(counts)), counts, color="tab:red")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"mistakes (of {answers} answers)")
+    ax.set_title(title + ("" if mistakes else ": no mistakes"), fontsize=10)
     return _save(fig, path)

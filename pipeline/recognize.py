@@ -11,18 +11,47 @@ import cv2
 from .atomic import write_bytes
 from .draw import annotate
 from .errors import FaceRecError, ImageError
-from .imageio import read_image
+from .imageio import list_images, read_image
 from .recognizer import FaceRecognizer
 from .types import ImageResult, Skip
 
 
-def output_path(image: Path, root: Path | None, output_dir: Path) -> Path:
-    """Where the annotated copy of `image` goes: its path under `root`, moved to `output_dir`.
+def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
+    """(image, where its annotated copy goes relative to --output) for files and folders mixed.
+
+    One folder keeps its layout; with several targets each folder's images go under the
+    folder's name, and single files under their own name. A name already taken gets `-2`,
+    `-3` ... before its suffix, so no annotated copy overwrites another.
+
+    Raises:
+        ImageError: a target does not exist.
+    """
+    items: list[tuple[Path, Path]] = []
+    for target in targets:
+        t = Path(target)
+        if t.is_dir():
+            prefix = Path() if len(targets) == 1 else Path(t.resolve().name)
+            items += [(p, prefix / p.relative_to(t)) for p in list_images(t)]
+        else:
+            items += [(p, Path(p.name)) for p in list_images(t)]
+    taken: set[Path] = set()
+    out = []
+    for path, relative in items:
+        candidate, n = relative, 1
+        while candidate in taken:
+            n += 1
+            candidate = relative.with_name(f"{relative.stem}-{n}{relative.suffix}")
+        taken.add(candidate)
+        out.append((path, candidate))
+    return out
+
+
+def output_path(image: Path, relative: Path, output_dir: Path) -> Path:
+    """Where the annotated copy of `image` goes: `relative` under `output_dir`.
 
     Raises:
         FaceRecError: that would overwrite the input image itself.
     """
-    relative = image.relative_to(root) if root is not None else Path(image.name)
     target = output_dir / relative
     if target.resolve() == image.resolve():
         raise FaceRecError(
@@ -32,18 +61,17 @@ def output_path(image: Path, root: Path | None, output_dir: Path) -> Path:
 
 
 def recognize_images(
-    paths: Sequence[Path],
+    inputs: Sequence[tuple[Path, Path]],
     recognizer: FaceRecognizer,
     output_dir: str | os.PathLike[str] | None = None,
-    root: Path | None = None,
 ) -> Iterator[ImageResult | Skip]:
     """Yield an ImageResult per readable image and a Skip per unreadable one.
 
-    With `output_dir`, an annotated copy of each image is written there (atomically), at the
-    image's path relative to `root` (or its bare name).
+    `inputs` are (image, relative output path) pairs, as list_inputs makes them. With
+    `output_dir`, an annotated copy of each image is written there (atomically).
     """
     out_dir = Path(output_dir) if output_dir is not None else None
-    for path in paths:
+    for path, relative in inputs:
         try:
             image = read_image(path)
         except ImageError as err:
@@ -52,7 +80,7 @@ def recognize_images(
         faces = tuple(recognizer.recognize(image))
         written = None
         if out_dir is not None:
-            target = output_path(path, root, out_dir)
+            target = output_path(path, relative, out_dir)
             ok, encoded = cv2.imencode(target.suffix or ".jpg", annotate(image, faces))
             if not ok:
                 raise FaceRecError(f"{target}: OpenCV cannot encode this image format")

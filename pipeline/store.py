@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleModelError, StoreError
+from .models import mismatch_fix
 from .types import Embeddings
 
 try:
@@ -164,11 +165,8 @@ class EmbeddingStore:
                 f"{SCHEMA_VERSION}; delete it and re-run extract-embeddings"
             )
         if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
-            raise IncompatibleModelError(
-                f"{self.path}: built with embedder {meta.get('embedder_id')} "
-                f"({meta.get('dim')}-d), not {self.embedder_id} ({self.dim}-d); "
-                "pass the matching --embedder or another --store"
-            )
+            fix = mismatch_fix(str(meta.get("embedder_id")), self.embedder_id, "--store")
+            raise IncompatibleModelError(f"{self.path}: {fix}")
 
     def close(self) -> None:
         self.conn.close()

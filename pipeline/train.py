@@ -6,7 +6,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from .calibrate import SOURCE_USER, Calibration, calibrate_max_distance
+from .calibrate import DEFAULT_FAR, SOURCE_USER, Calibration, calibrate_max_distance
 from .classify import IdentityClassifier
 from .errors import DatasetError
 from .store import EmbeddingStore
@@ -32,17 +32,18 @@ def fit_classifier(
     C: float = 1.0,
     calibrate: bool = True,
     method: str = "auto",
+    far: float = DEFAULT_FAR,
 ) -> IdentityClassifier:
     """The classifier train-model saves, fitted in memory (evaluate uses it fold by fold).
 
-    With `calibrate`, `max_distance` is the embedder's default and the gallery's own distance
-    distributions may tighten it (calibrate.py); without, it is used as given. A
-    min_probability of 0 or less means the default for this many people.
+    With `calibrate`, `max_distance` is the embedder's default, tightened for this gallery's
+    size so that about `far` of strangers would be named (calibrate.py); without, it is used
+    as given. A min_probability of 0 or less means the default for this many people.
     """
     if calibrate:
-        calibration = calibrate_max_distance(embeddings, names, max_distance)
+        calibration = calibrate_max_distance(embeddings, names, max_distance, far)
     else:
-        calibration = Calibration(max_distance, SOURCE_USER, max_distance, 0, 0)
+        calibration = Calibration(max_distance, SOURCE_USER, max_distance, far, len(set(names)))
     if min_probability <= 0:
         min_probability = default_min_probability(len(set(names)))
     model = IdentityClassifier(calibration.max_distance, min_probability, C, embedder_id, method)
@@ -58,6 +59,7 @@ def train_model(
     C: float = 1.0,
     calibrate: bool = True,
     method: str = "auto",
+    far: float = DEFAULT_FAR,
 ) -> TrainReport:
     """Train on every embedded face in `store` and write the recognizer file to `path`.
 
@@ -73,7 +75,15 @@ def train_model(
             "with at least one face per person)"
         )
     model = fit_classifier(
-        embeddings, names, max_distance, min_probability, store.embedder_id, C, calibrate, method
+        embeddings,
+        names,
+        max_distance,
+        min_probability,
+        store.embedder_id,
+        C,
+        calibrate,
+        method,
+        far,
     )
     model.save(path)
     return TrainReport(

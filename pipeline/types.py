@@ -68,11 +68,16 @@ class ImageFaces:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """The classifier's answer for one embedding. `name` None means unknown."""
+    """The classifier's answer for one embedding. `name` None means unknown.
+
+    `candidate` is the enrolled person the face is nearest to (the answer, when known), and
+    `distance` the distance to that person's centre: how near the call was, known or not.
+    """
 
     name: str | None
     probability: float
     distance: float
+    candidate: str | None = None
 
     @property
     def label(self) -> str:
@@ -89,6 +94,7 @@ class RecognizedFace:
             "name": self.match.label,
             "probability": _round(self.match.probability),
             "distance": _round(self.match.distance),
+            "candidate": self.match.candidate,
             "box": self.detection.box_list(),
         }
 
@@ -221,7 +227,7 @@ class VideoReport:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """1:1 answer: are the largest faces of two images the same person?"""
+    """1:1 answer: are the main faces of two images the same person?"""
 
     same: bool
     distance: float
@@ -323,6 +329,9 @@ class IdentificationReport:
 
     `accuracy` is over every tested face (known faces named right, strangers called unknown);
     `known_accuracy` over known faces only; `unknown_rejected` the share of strangers rejected.
+    `rank1` is the share of known faces whose nearest candidate is right, whatever the
+    threshold; `dir_at_far_1e_2` the open-set detection-and-identification rate: the share of
+    known faces named right when the distance threshold lets 1% of the strangers through.
     """
 
     faces: int
@@ -341,6 +350,9 @@ class IdentificationReport:
     crop: str
     errors: tuple[dict[str, str], ...] = ()
     plots: dict[str, str] = field(default_factory=dict)
+    mode: str = ""
+    rank1: float | None = None
+    dir_at_far_1e_2: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -351,6 +363,9 @@ class IdentificationReport:
             "accuracy": _round(self.accuracy),
             "known_accuracy": _round(self.known_accuracy),
             "unknown_rejected": round_or_none(self.unknown_rejected),
+            "rank1": round_or_none(self.rank1),
+            "dir_at_far_1e-2": round_or_none(self.dir_at_far_1e_2),
+            "mode": self.mode,
             "people": {name: s.to_dict() for name, s in self.people.items()},
             "enrolled_only": list(self.enrolled_only),
             "skipped": [s.to_dict() for s in self.skipped],

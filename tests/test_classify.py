@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.classify import MODE_DISTANCE, MODE_SVM, IdentityClassifier, pairwise_distances
+from pipeline.classify import MODE_DISTANCE, MODE_SVM, IdentityClassifier
 from pipeline.errors import FaceRecError, IncompatibleModelError, NotTrainedError
+from pipeline.vectors import pairwise_distances
 
 DIM = 64
 

@@ -39,7 +39,7 @@ def test_dlib_video(capsys, dlib_trained) -> None:
 def test_dlib_evaluation_commands(capsys) -> None:
     pairs = run_json(capsys, "evaluate-pairs", str(ROOT / "tests" / "data" / "pairs.csv"),
                      "--root", str(ROOT), "--embedder", "dlib", "--no-plots")  # fmt: skip
-    assert pairs["embedder"] == "dlib-resnet-v1-128" and pairs["missing"] == 0
+    assert pairs["embedder"] == "dlib-resnet-v1-128-flip" and pairs["missing"] == 0
     assert pairs["accuracy_at_default"] >= 0.98 and pairs["accuracy_10fold"] >= 0.98
     assert pairs["auc"] >= 0.99
     ident = run_json(capsys, "evaluate", str(BBT), "--unknown", str(DATASET),
@@ -55,8 +55,8 @@ def test_mixing_embedders_is_refused(capsys, trained, dlib_trained) -> None:
     assert main(["extract-embeddings", "-d", str(DATASET), "-e", str(trained["store"]),
                  "--embedder", "dlib"]) == 1  # fmt: skip
     err = capsys.readouterr().err
-    assert "built with embedder facenet-20180408-512 (512-d), not dlib-resnet-v1-128" in err
+    assert "built with embedder facenet-20180408-512-fixed-lfwmean, but dlib-resnet-v1-128" in err
     assert main(["recognize", str(EXAMPLES / "obama1.jpg"), "--model",
                  str(dlib_trained["model"])]) == 1  # fmt: skip
     err = capsys.readouterr().err
-    assert "trained with embedder dlib-resnet-v1-128" in err and "--embedder" in err
+    assert "built with embedder dlib-resnet-v1-128-flip" in err and "--embedder" in err

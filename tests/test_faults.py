@@ -21,6 +21,7 @@ from conftest import BBT, DATASET, EXAMPLES, ROOT, run_json
 from pipeline.classify import IdentityClassifier
 from pipeline.cli import main
 from pipeline.errors import IncompatibleModelError
+from pipeline.models import embedder_spec
 from pipeline.store import EmbeddingStore
 
 CLI = [sys.executable, "-m", "pipeline"]
@@ -110,7 +111,8 @@ def test_kill_9_during_train_keeps_the_previous_recognizer(capsys, tmp_path) -> 
 
 def test_a_second_writer_is_refused_while_the_first_runs(capsys, tmp_path) -> None:
     store = tmp_path / "e.db"
-    with EmbeddingStore(store, "facenet-20180408-512", 512):
+    spec = embedder_spec("facenet")
+    with EmbeddingStore(store, spec.id, spec.output_dim):
         code = main(["extract-embeddings", "--dataset", str(DATASET), "--store", str(store)])
         err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
@@ -200,3 +202,28 @@ def test_inputs_are_never_modified_and_outputs_stay_where_asked(capsys, tmp_path
     assert {"out/annotated/obama_and_biden.jpg", "out/annotated/bbt1.jpg",
             "out/eval/confusion.png", "out/r.skops", "out/e.db"} <= written  # fmt: skip
     assert not [w for w in written if ".tmp" in w]  # no temporary files left behind
+
+
+def test_a_store_and_a_recognizer_from_prewhitened_facenet_are_refused(capsys, tmp_path) -> None:
+    """Files made before FaceNet got its trained (fixed) standardisation hold vectors that are
+    not comparable with today's: refused in one line that names the fix, never mixed."""
+    import numpy as np
+    import skops.io as sio
+
+    old_id = "facenet-20180408-512"
+    store, model = tmp_path / "old.db", tmp_path / "old.skops"
+    with EmbeddingStore(store, old_id, 512):
+        pass
+    sio.dump({"format": "facerec-recognizer", "format_version": 1, "embedder_id": old_id,
+              "gallery": np.zeros((1, 512), np.float32)}, model)  # fmt: skip
+    fix = "delete it (or pass another {}), then re-run extract-embeddings and train-model"
+    runs = [
+        (["extract-embeddings", "-d", str(DATASET), "-e", str(store)], "--store"),
+        (["train-model", "-e", str(store), "-r", str(tmp_path / "new.skops")], "--store"),
+        (["recognize", str(EXAMPLES / "obama1.jpg"), "-r", str(model), "--no-output"], "--model"),
+    ]
+    for argv, option in runs:
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and old_id in err[0] and "prewhitening" in err[0], err
+        assert err[0].endswith(fix.format(option)), err

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import builtins
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BBT, DATASET, EXAMPLES
+from conftest import BBT, DATASET, EXAMPLES, ROOT
 
 from pipeline import models
-from pipeline.classify import pairwise_distances
 from pipeline.errors import ModelChecksumError, ModelError, ModelNotFoundError
 from pipeline.imageio import read_image
 from pipeline.recognizer import FaceRecognizer
+from pipeline.vectors import pairwise_distances
 
 
 def test_a_changed_model_file_is_refused_with_both_hashes(tmp_path: Path) -> None:
@@ -96,3 +97,20 @@ def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch) -> None
     monkeypatch.setattr(builtins, "__import__", no_dlib)
     with pytest.raises(ModelError, match=r"pip install '\.\[dlib\]'"):
         FaceRecognizer.from_models_dir(embedder="dlib")
+
+
+REFERENCE = json.loads((ROOT / "tests" / "data" / "reference_embeddings.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(models.EMBEDDERS))
+def test_preprocessing_is_pinned_by_a_reference_vector(name: str) -> None:
+    """A silent change of colour order, scaling, crop or centre moves this vector far beyond
+    1e-4 (prewhitening instead of FaceNet's fixed standardisation moved it by 0.1-0.3).
+    Regenerate with `python -m tests.regen_golden` only for a deliberate change, with a new id."""
+    if name == "dlib":
+        pytest.importorskip("dlib")
+    reference = REFERENCE[name]
+    recognizer = FaceRecognizer.from_models_dir(embedder=name)
+    assert recognizer.embedder.id == reference["id"]
+    [faces] = recognizer.embed_images([read_image(ROOT / reference["image"])])
+    np.testing.assert_allclose(faces.embeddings[0], reference["embedding"], atol=1e-4)

@@ -16,9 +16,9 @@ def test_hamilton_clip(capsys, trained) -> None:
     assert doc["frames"] == frames_in == int(written.get(cv2.CAP_PROP_FRAME_COUNT))
     assert doc["ended_by"] == "end of stream"
     names = doc["names"]
-    # Lin-Manuel Miranda is on screen in about 140 of the 275 frames; by default faces are
-    # tracked, and no one else is named (Obama's few borderline frames are outvoted).
-    assert names.get("lin_manuel_miranda", 0) >= 120
+    # Lin-Manuel Miranda is on screen in about 140 of the 275 frames (named in 138); by default
+    # faces are tracked, and no one else is named.
+    assert names.get("lin_manuel_miranda", 0) >= 130
     assert set(names) <= {"lin_manuel_miranda", "unknown"}
     assert doc["detect_every"] == 3 and doc["faces_embedded"] < 60
 
@@ -27,11 +27,12 @@ def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
     doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--no-output",
                    "--detect-every", "1", "--model", str(trained["model"]))  # fmt: skip
     names = doc["names"]
-    assert names.get("lin_manuel_miranda", 0) >= 120
+    assert names.get("lin_manuel_miranda", 0) >= 130
     assert set(names) <= {"lin_manuel_miranda", "unknown"}
-    # Obama, in 3/4 profile in the audience at the end, is 1.06-1.07 from his frontal photos:
-    # past the 1:K default (1.04), named with the 1:1 threshold.
+    # Obama, in near profile in the dark audience shot at the end, is 1.10-1.23 from the centre
+    # of his frontal photos: past the 1:K default (1.04). At 1.12 he is named in 10 frames, at
+    # the price of 3 false alex_lacamoire frames (README "Accuracy").
     doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--no-output",
-                   "--detect-every", "1", "--max-distance", "1.08",
+                   "--detect-every", "1", "--max-distance", "1.12",
                    "--model", str(trained["model"]))  # fmt: skip
-    assert doc["names"].get("obama", 0) >= 1
+    assert doc["names"].get("obama", 0) >= 5

@@ -1,0 +1,145 @@
+"""LFW verification for every embedder and crop variant, one table: the figures behind the defaults.
+
+    python bench/lfw.py                      # the variants below, on ../shared/data/lfw-dev
+    python bench/lfw.py --root DIR --pairs pairs.txt --variant facenet --variant dlib
+    python bench/lfw.py --json
+
+Faces are detected once (the shipped detector and O-Net); each variant then crops and embeds
+them its own way. Figures are computed exactly as `facerec evaluate-pairs` does (pipeline/
+evaluate.py): LFW protocol accuracy (threshold chosen on the other folds), accuracy at the
+embedder's shipped 1:1 threshold, AUC, TAR at FAR 1e-3, EER. A pair without a face counts wrong.
+
+A variant is `EMBEDDER[:key=value,...]`, keys: crop (box|detector|align5|dlib5), margin,
+flip (0|1), prewhiten (0|1: FaceNet's per-image standardisation instead of the fixed one).
+Skips (exit 0) when the LFW folder is absent: a clone has no ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import metrics, models  # noqa: E402
+from pipeline.embed import load_embedder  # noqa: E402
+from pipeline.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
+from pipeline.imageio import read_image  # noqa: E402
+from pipeline.pairs import read_pairs  # noqa: E402
+from pipeline.recognizer import FaceRecognizer  # noqa: E402
+
+LFW_DEV = ROOT.parent / "shared" / "data" / "lfw-dev"
+VARIANTS = (
+    "facenet:prewhiten=1",
+    "facenet",
+    "facenet:flip=1",
+    "facenet:margin=0.15",
+    "facenet:margin=0.25",
+    "facenet:crop=detector",
+    "dlib",
+    "dlib:flip=1",
+)
+
+
+def variant_spec(text: str) -> models.ModelSpec:
+    """The embedder spec a variant string describes."""
+    name, _, rest = text.partition(":")
+    options = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    spec = models.embedder_spec(
+        name, options.pop("crop", None), _float(options.pop("margin", None))
+    )
+    if "flip" in options:
+        spec = dataclasses.replace(spec, flip=options.pop("flip") == "1")
+    if options.pop("prewhiten", "0") == "1":
+        spec = dataclasses.replace(spec, standardize=True, mean=(0.0,) * 3, scale=1.0)
+    if options:
+        raise SystemExit(f"unknown variant options: {', '.join(options)}")
+    return spec
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=LFW_DEV / "images")
+    parser.add_argument("--pairs", type=Path, default=LFW_DEV / "pairs.txt")
+    parser.add_argument("--variant", action="append", help="repeatable; default: a set of variants")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not args.pairs.is_file():
+        print(f"skipped: {args.pairs} not found (LFW dev folds live in ../shared)")
+        return 0
+    pairs = read_pairs(args.pairs, args.root)
+    paths = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
+    base = FaceRecognizer.from_models_dir()
+    images, faces = {}, {}
+    start = time.perf_counter()
+    for path in paths:
+        images[path] = read_image(path)
+        found = base.find_faces(images[path])
+        if found:
+            faces[path] = [max(found, key=lambda d: d.area)]
+    print(f"{len(paths)} images, {len(faces)} with a face, detected in "
+          f"{time.perf_counter() - start:.0f} s", file=sys.stderr)  # fmt: skip
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    rows, nets = [], {}
+    for text in args.variant or VARIANTS:
+        spec = variant_spec(text)
+        key = spec.format
+        if key not in nets:
+            try:
+                nets[key] = load_embedder(spec)
+            except models.ModelError as err:
+                print(f"{text}: not available ({err})", file=sys.stderr)
+                continue
+        embedder = nets[key]
+        embedder.spec = spec
+        start = time.perf_counter()
+        vectors = {p: embedder.embed(embedder.crops(images[p], faces[p])) for p in faces}
+        seconds = time.perf_counter() - start
+        d, missing = pair_distances(pairs, vectors, {})
+        ok = ~np.isnan(d)
+        fold = kfold_with_missing(d, same, folds)
+        row = {
+            "variant": text,
+            "embedder": spec.id,
+            "pairs": len(pairs),
+            "missing": len(missing),
+            "accuracy_lfw": round(fold.mean, 4),
+            "accuracy_lfw_std": round(fold.std, 4),
+            "threshold_lfw": round(float(np.mean(fold.thresholds)), 3),
+            "threshold_default": spec.verify_distance,
+            "accuracy_at_default": round(
+                float(decided_right(d, same, spec.verify_distance).mean()), 4
+            ),
+            "auc": round(metrics.roc_auc(d[ok], same[ok]), 4),
+            "tar_at_far_1e-3": round(metrics.tar_at_far(d[ok], same[ok], 1e-3), 4),
+            "eer": round(metrics.equal_error_rate(d[ok], same[ok]), 4),
+            "ms_per_face": round(1000 * seconds / max(len(vectors), 1), 1),
+        }
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print("| variant | LFW protocol | at default (threshold) | AUC | TAR@FAR1e-3 | EER | ms/face |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['variant']} | {r['accuracy_lfw']:.2%} +- {r['accuracy_lfw_std']:.2%} "
+              f"(t={r['threshold_lfw']}) | {r['accuracy_at_default']:.2%} ({r['threshold_default']}) "
+              f"| {r['auc']:.4f} | {r['tar_at_far_1e-3']:.1%} | {r['eer']:.2%} | {r['ms_per_face']} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
