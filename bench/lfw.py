@@ -10,7 +10,9 @@ evaluate.py): LFW protocol accuracy (threshold chosen on the other folds), accur
 embedder's shipped 1:1 threshold, AUC, TAR at FAR 1e-3, EER. A pair without a face counts wrong.
 
 A variant is `EMBEDDER[:key=value,...]`, keys: crop (box|detector|align5|dlib5), margin,
-flip (0|1), prewhiten (0|1: FaceNet's per-image standardisation instead of the fixed one).
+flip (0|1), center (0|1: subtract the shipped mean face vector), prewhiten (0|1: FaceNet's
+per-image standardisation instead of the fixed one), largest (1: the largest face of each image
+instead of the main one).
 Skips (exit 0) when the LFW folder is absent: a clone has no ../shared.
 """
 
@@ -33,25 +35,27 @@ from pipeline.embed import load_embedder  # noqa: E402
 from pipeline.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
 from pipeline.pairs import read_pairs  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
+from pipeline.recognizer import FaceRecognizer, main_face  # noqa: E402
 
 LFW_DEV = ROOT.parent / "shared" / "data" / "lfw-dev"
 VARIANTS = (
-    "facenet:prewhiten=1",
+    "facenet:prewhiten=1,center=0,largest=1",
+    "facenet:center=0,largest=1",
+    "facenet:center=0",
     "facenet",
     "facenet:flip=1",
-    "facenet:margin=0.15",
     "facenet:margin=0.25",
     "facenet:crop=detector",
+    "dlib:flip=0",
     "dlib",
-    "dlib:flip=1",
 )
 
 
-def variant_spec(text: str) -> models.ModelSpec:
-    """The embedder spec a variant string describes."""
+def variant_spec(text: str) -> tuple[models.ModelSpec, bool]:
+    """The embedder spec a variant string describes, and whether it takes the largest face."""
     name, _, rest = text.partition(":")
     options = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    largest = options.pop("largest", "0") == "1"
     spec = models.embedder_spec(
         name, options.pop("crop", None), _float(options.pop("margin", None))
     )
@@ -59,9 +63,18 @@ def variant_spec(text: str) -> models.ModelSpec:
         spec = dataclasses.replace(spec, flip=options.pop("flip") == "1")
     if options.pop("prewhiten", "0") == "1":
         spec = dataclasses.replace(spec, standardize=True, mean=(0.0,) * 3, scale=1.0)
+    if options.pop("center", "1") == "0":
+        spec = dataclasses.replace(spec, center=None)
     if options:
         raise SystemExit(f"unknown variant options: {', '.join(options)}")
-    return spec
+    return spec, largest
+
+
+def pick(image: np.ndarray, found: list, largest: bool):  # noqa: ANN201
+    """The face a variant embeds: the main face (as the product does), or the largest."""
+    if largest:
+        return max(found, key=lambda d: d.area)
+    return main_face(found, image.shape[1], image.shape[0])
 
 
 def _float(value: str | None) -> float | None:
@@ -81,31 +94,30 @@ def main() -> int:
     pairs = read_pairs(args.pairs, args.root)
     paths = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
     base = FaceRecognizer.from_models_dir()
-    images, faces = {}, {}
+    images, found = {}, {}
     start = time.perf_counter()
     for path in paths:
         images[path] = read_image(path)
-        found = base.find_faces(images[path])
-        if found:
-            faces[path] = [max(found, key=lambda d: d.area)]
+        found[path] = base.find_faces(images[path])
+    faces = {p: f for p, f in found.items() if f}
     print(f"{len(paths)} images, {len(faces)} with a face, detected in "
           f"{time.perf_counter() - start:.0f} s", file=sys.stderr)  # fmt: skip
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     rows, nets = [], {}
     for text in args.variant or VARIANTS:
-        spec = variant_spec(text)
-        key = spec.format
-        if key not in nets:
-            try:
-                nets[key] = load_embedder(spec)
-            except models.ModelError as err:
-                print(f"{text}: not available ({err})", file=sys.stderr)
-                continue
-        embedder = nets[key]
-        embedder.spec = spec
+        spec, largest = variant_spec(text)
+        try:
+            embedder = nets.get(spec) or load_embedder(spec)
+        except models.ModelError as err:
+            print(f"{text}: not available ({err})", file=sys.stderr)
+            continue
+        nets[spec] = embedder
         start = time.perf_counter()
-        vectors = {p: embedder.embed(embedder.crops(images[p], faces[p])) for p in faces}
+        vectors = {
+            p: embedder.embed(embedder.crops(images[p], [pick(images[p], faces[p], largest)]))
+            for p in faces
+        }
         seconds = time.perf_counter() - start
         d, missing = pair_distances(pairs, vectors, {})
         ok = ~np.isnan(d)

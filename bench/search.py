@@ -2,9 +2,10 @@
 
     python bench/search.py [--gallery 100000] [--queries 200]
 
-Builds the nearest-face recognizer (train-model --classifier nearest) on random unit vectors
-(10 per person) and times IdentityClassifier.predict, the call recognize makes, one face at a
-time. Prints the median, 95th percentile and worst time per query.
+Builds the nearest-centre recognizer (train-model --classifier nearest) on random unit vectors
+(10 per person, so 10,000 person centres) and times IdentityClassifier.predict, the call
+recognize makes, one face at a time. Prints the median, 95th percentile and worst time per
+query.
 """
 
 from __future__ import annotations

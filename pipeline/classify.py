@@ -43,7 +43,7 @@ MODE_SVM = "svm"
 MODE_DISTANCE = "distance"
 MODE_NEAREST = "nearest"
 METHODS = ("auto", MODE_SVM, MODE_NEAREST)
-# "auto" trains the SVM up to this many people and the nearest-face matcher above it: the
+# "auto" trains the SVM up to this many people and names by the nearest centre above it: the
 # one-vs-one SVM fits people^2/2 binary machines, while the matcher is one matrix product.
 NEAREST_ABOVE_PEOPLE = 200
 # The SVM's answer gives way to the nearest person centre when that centre is nearer than the

@@ -229,7 +229,7 @@ def _given(value: float | None, default: float) -> float:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -265,17 +265,23 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
     lines = [
         f"{r.pairs} pairs ({r.same_pairs} same, {r.different_pairs} different), "
         f"{len(r.missing)} missing; embedder {r.embedder}, crop {r.crop}",
-        f"at the default threshold {r.threshold:.2f}: accuracy {_pct(r.accuracy_at_default)}, "
-        f"balanced {_pct(r.balanced_accuracy_at_default)} (same accepted "
-        f"{_pct(r.tar_at_default)}, different accepted {_pct(r.far_at_default)})",
     ]
     if r.accuracy_10fold is not None:
-        lines += [
-            f"10-fold: accuracy {_pct(r.accuracy_10fold)} +- {_pct(r.accuracy_10fold_std)} "
-            f"(mean chosen threshold {r.threshold_10fold:.3f})",
+        lines.append(
+            f"LFW protocol (threshold chosen on the other folds): accuracy "
+            f"{_pct(r.accuracy_10fold)} +- {_pct(r.accuracy_10fold_std)} "
+            f"(mean chosen threshold {r.threshold_10fold:.3f})"
+        )
+    lines.append(
+        f"at the default threshold {r.threshold:.2f}: accuracy {_pct(r.accuracy_at_default)}, "
+        f"balanced {_pct(r.balanced_accuracy_at_default)} (same accepted "
+        f"{_pct(r.tar_at_default)}, different accepted {_pct(r.far_at_default)})"
+    )
+    if r.auc is not None:
+        lines.append(
             f"ROC AUC {r.auc:.4f}; same accepted {_pct(r.tar_at_far_1e_2)} at FAR 1e-2, "
-            f"{_pct(r.tar_at_far_1e_3)} at FAR 1e-3; equal error rate {_pct(r.eer)}",
-        ]
+            f"{_pct(r.tar_at_far_1e_3)} at FAR 1e-3; equal error rate {_pct(r.eer)}"
+        )
     lines += [f"missing: {m.path_a} | {m.path_b}: {m.reason}" for m in r.missing]
     lines += [f"{name}: {path}" for name, path in r.plots.items()]
     _emit(args, r.to_dict(), lines)

@@ -137,7 +137,7 @@ _FACENET_BATCH_PATCHES = (
 )
 
 DLIB_EXTRA = ".[dlib]"  # pip install '.[dlib]' in the facerec folder
-DLIB_MAX_DISTANCE = 0.37
+DLIB_MAX_DISTANCE = 0.38
 DLIB_VERIFY_DISTANCE = 0.42
 
 EMBEDDERS: dict[str, ModelSpec] = {

@@ -50,7 +50,9 @@ def test_recognize_takes_files_and_folders_mixed(capsys, trained, tmp_path) -> N
                    str(EXAMPLES / "kit_with_rose.jpg"), str(folder),
                    "--model", str(trained["model"]), "--output", str(out))  # fmt: skip
     assert [sorted(f["name"] for f in i["faces"]) for i in doc["images"]] == [
-        ["obama"], ["kit_harington", "rose_leslie"], ["obama"]
+        ["obama"],
+        ["kit_harington", "rose_leslie"],
+        ["obama"],
     ]
     assert [s["path"] for s in doc["skipped"]] == [str(folder / "notes.jpg")]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
