@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     lines = [
         f"trained a {report.mode} recognizer on {sum(report.people.values())} faces of "
-        f"{len(report.people)} people: " + ", ".join(report.people),
+        f"{len(report.people)} people: " + _some(list(report.people)),
         f"max_distance {report.max_distance:.3f} ({_calibration_text(report.calibration)}), "
         f"min_probability {report.min_probability:.3f}",
         *[f"note: {n}" for n in report.notes],
@@ -130,6 +130,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     ]
     _emit(args, report.to_dict(), lines)
     return 0
+
+
+def _some(names: list[str], shown: int = 12) -> str:
+    """The names, or the first `shown` of them and how many more (a gallery may hold thousands)."""
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _calibration_text(cal: dict[str, Any]) -> str:
