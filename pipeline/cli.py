@@ -401,10 +401,23 @@ def _thresholds(p: argparse.ArgumentParser) -> None:
                    help="unknown when the SVM probability is below this")  # fmt: skip
 
 
+def _rate(text: str) -> float:
+    """An argparse type: a share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a share between 0 and 1, like 0.03, not {text!r}"
+        )
+    return value
+
+
 def _classifier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
                    help="svm, nearest person, or auto: svm up to 200 people (default)")  # fmt: skip
-    p.add_argument("--far", type=float, default=DEFAULT_FAR, metavar="RATE",
+    p.add_argument("--far", type=_rate, default=DEFAULT_FAR, metavar="RATE",
                    help="share of strangers the calibrated max_distance may name "
                    f"(default {DEFAULT_FAR})")  # fmt: skip
 
