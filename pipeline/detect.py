@@ -14,6 +14,8 @@ _OUTSIDE_TOLERANCE = 0.1
 # Tight face crops (the face fills the picture) are missed at 300x300; when nothing is found
 # the image is padded by this fraction of its size on every side and searched again.
 _TIGHT_CROP_PAD = 0.5
+# The padded search runs on a copy at most this long (2x the net's input: nothing is lost).
+_PADDED_SIDE = 600
 # A first pass finding this many faces means a group photo: search again at its aspect ratio.
 CROWD = 3
 
@@ -101,13 +103,20 @@ class FaceDetector:
         return found
 
     def _detect_padded(self, image: Image) -> list[Detection]:
+        """The padded search, on a copy no longer than _PADDED_SIDE on its long side: the net
+        sees 300x300 anyway, and padding a 1x50000 strip at full size squared it (15 GB)."""
         h, w = image.shape[:2]
-        pad = int(round(_TIGHT_CROP_PAD * max(h, w)))
-        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        scale = min(1.0, _PADDED_SIDE / max(h, w))
+        small = image
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        pad = int(round(_TIGHT_CROP_PAD * max(small.shape[:2])))
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         shifted = self._detect_once(padded)
         out = []
         for d in shifted:
-            box = clip_box(d.box - np.float32(pad), w, h)
+            box = clip_box((d.box - np.float32(pad)) / np.float32(scale), w, h)
             if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
                 out.append(Detection(box=box, score=d.score))
         return out

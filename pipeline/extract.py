@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DatasetError, ImageError
-from .imageio import DatasetItem, decode_image, iter_dataset
+from .imageio import DatasetItem, decode_image, iter_dataset, read_file
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
@@ -60,9 +60,12 @@ def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_See
             if old is not None and (old[1], old[2]) == (st.st_size, st.st_mtime_ns):
                 yield _Seen(item, "same")
                 continue
-            data = item.path.read_bytes()
+            data, st = read_file(item.path)
         except OSError as err:
             yield _Seen(item, "skip", reason=f"cannot read ({err.strerror or err})")
+            continue
+        except ImageError as err:
+            yield _Seen(item, "skip", reason=_reason(err))
             continue
         seen = _Seen(item, "new", st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
         if old is not None and old[0] == seen.sha256:

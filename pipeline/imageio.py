@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,25 +131,52 @@ def decode_image(data: bytes, name: str = "<bytes>") -> Image:
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike[str]) -> Image:
-    """Read an image file (any path, including non-ASCII) into BGR uint8 HxWx3.
+def read_file(
+    path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES
+) -> tuple[bytes, os.stat_result]:
+    """The one place that decides whether a path may be read: a regular file (after links),
+    at most `limit` bytes, opened without blocking. A FIFO, a device (`/dev/zero` behind a
+    link) or a folder is refused at once instead of hanging or reading without end, and a
+    file that grows while being read stops at the limit.
+
+    Returns the bytes and the file's stat (size and mtime of what was read).
 
     Raises:
-        ImageError: the file is missing, unreadable, too large or not an image.
+        ImageError: missing, not a regular file, too large, or unreadable.
     """
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if not p.is_file():
-            raise ImageError(f"{p}: not a file")
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"{p}: {size} bytes is larger than the {MAX_FILE_BYTES} byte limit")
-        data = p.read_bytes()
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as err:
         raise ImageError(f"{p}: no such file") from err
     except OSError as err:
         raise ImageError(f"{p}: cannot read ({err.strerror or err})") from err
-    return decode_image(data, str(p))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{p}: not a regular file")
+        if st.st_size > limit:
+            raise ImageError(f"{p}: {st.st_size} bytes is larger than the {limit} byte limit")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as err:
+        raise ImageError(f"{p}: cannot read ({err.strerror or err})") from err
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ImageError(f"{p}: larger than the {limit} byte limit")
+    return data, st
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """Read an image file (any path, including non-ASCII) into BGR uint8 HxWx3.
+
+    Raises:
+        ImageError: the file is missing, unreadable, not a regular file, too large or not an
+            image.
+    """
+    data, _ = read_file(path)
+    return decode_image(data, str(path))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FaceRecError
+from .errors import FaceRecError, ImageError
+from .imageio import read_file
 
 DEFAULT_FOLDS = 10
 _TRUE = {"1", "yes", "true", "same", "y", "t"}
@@ -52,14 +53,11 @@ def read_pairs(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> li
     """
     p = Path(path)
     try:
-        if p.stat().st_size > _MAX_PAIRS_FILE_BYTES:
-            raise PairsFileError(
-                f"{p}: larger than {_MAX_PAIRS_FILE_BYTES} bytes; not a pairs file"
-            )
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as err:
-        raise PairsFileError(f"{p}: no such pairs file") from err
-    except (OSError, UnicodeDecodeError) as err:
+        data, _ = read_file(p, _MAX_PAIRS_FILE_BYTES)
+        text = data.decode("utf-8-sig")
+    except ImageError as err:  # missing, not a regular file (a FIFO, /dev/zero), too large
+        raise PairsFileError(f"pairs file {err}") from err
+    except UnicodeDecodeError as err:
         raise PairsFileError(f"{p}: cannot read the pairs file ({err})") from err
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:

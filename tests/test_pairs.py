@@ -59,5 +59,5 @@ def test_bad_pairs_files_name_the_line(tmp_path: Path, text: str, message: str) 
 
 
 def test_missing_pairs_file(tmp_path: Path) -> None:
-    with pytest.raises(PairsFileError, match="no such pairs file"):
+    with pytest.raises(PairsFileError, match="no such file"):
         read_pairs(tmp_path / "nope.csv", tmp_path)
