@@ -274,6 +274,10 @@ class IdentityClassifier:
         if embedder_id is not None and state["embedder_id"] != embedder_id:
             fix = mismatch_fix(str(state["embedder_id"]), embedder_id, "--model")
             raise IncompatibleModelError(f"{path}: {fix}")
+        for key, high in (("max_distance", 2.0), ("min_probability", 1.0)):
+            value = state.get(key)
+            if not isinstance(value, int | float) or not 0.0 <= value <= high:  # NaN fails too
+                raise FaceRecError(f"{path}: not a usable recognizer file ({key} is {value!r})")
         model = cls(
             state["max_distance"],
             state["min_probability"],

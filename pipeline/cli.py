@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections import Counter
@@ -40,9 +41,20 @@ def _progress(desc: str) -> Callable[[Iterable[T], int], Iterable[T]]:
     return wrap
 
 
+def _finite(value: Any) -> Any:
+    """The document with every NaN or infinity as null: strict JSON parsers reject those tokens."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -> None:
     if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print("\n".join(lines))
     sys.stdout.flush()  # a closed pipe shows up here, inside main's handlers
@@ -390,28 +402,45 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", "--detector", dest="models_dir",
                    help="folder searched first for model files")  # fmt: skip
     p.add_argument("--embedder", default="facenet", help="embedding model (default: facenet)")
-    p.add_argument("-c", "--confidence", type=float, default=0.5,
+    p.add_argument("-c", "--confidence", type=_PROBABILITY, default=0.5,
                    help="minimum face detector score (default 0.5)")  # fmt: skip
 
 
 def _thresholds(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-distance", type=float,
+    p.add_argument("--max-distance", type=_DISTANCE,
                    help="unknown when the distance to the nearest face of the name is above this")  # fmt: skip
-    p.add_argument("--min-probability", type=float,
+    p.add_argument("--min-probability", type=_PROBABILITY,
                    help="unknown when the SVM probability is below this")  # fmt: skip
+
+
+def _number(low: float, high: float, what: str, integer: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a finite number in [low, high] (NaN and out-of-range values refused)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value: float = int(text) if integer else float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # False for NaN too
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
+
+    return parse
 
 
 def _rate(text: str) -> float:
     """An argparse type: a share strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
+    value = _number(0.0, 1.0, "a share between 0 and 1, like 0.03")(text)
+    if value in (0.0, 1.0):
         raise argparse.ArgumentTypeError(
             f"must be a share between 0 and 1, like 0.03, not {text!r}"
         )
-    return value
+    return float(value)
+
+
+_DISTANCE = _number(0.0, 2.0, "a distance between 0 and 2")
+_PROBABILITY = _number(0.0, 1.0, "a probability between 0 and 1")
+_COUNT = _number(1, 10**9, "a whole number of at least 1", integer=True)
 
 
 def _classifier_options(p: argparse.ArgumentParser) -> None:
@@ -468,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-output", action="store_true", help="do not write a video")
     p.add_argument("--display", action="store_true", help="show a window (q quits)")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
-    p.add_argument("--detect-every", type=int, default=3, metavar="N",
+    p.add_argument("--max-frames", type=_COUNT, help="stop after this many frames")
+    p.add_argument("--detect-every", type=_COUNT, default=3, metavar="N",
                    help="detect faces every N frames and track them in between (default 3; "
                    "1 = detect and embed every face of every frame)")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
@@ -480,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     _crop_options(p)
     p.add_argument("image_a", metavar="IMAGE_A")
     p.add_argument("image_b", metavar="IMAGE_B")
-    p.add_argument("--max-distance", type=float, help="same person when distance <= this")
+    p.add_argument("--max-distance", type=_DISTANCE, help="same person when distance <= this")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("evaluate-pairs", help="1:1 verification accuracy on a pairs file")
@@ -490,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=".", help="folder the paths in PAIRS are relative to")
     p.add_argument(
         "--max-distance",
-        type=float,
+        type=_DISTANCE,
         help="same person when distance <= this (default: the embedder's 1:1 threshold)",
     )
     p.add_argument("-o", "--output", default="output/evaluate-pairs", help="folder for the plots")
@@ -502,7 +531,13 @@ def build_parser() -> argparse.ArgumentParser:
     _crop_options(p)
     _thresholds(p)
     p.add_argument("dataset", metavar="DATASET", help="folder per person, as for extract")
-    p.add_argument("-k", "--folds", type=int, default=5, help="number of folds (default 5)")
+    p.add_argument(
+        "-k",
+        "--folds",
+        type=_number(2, 1000, "a whole number of folds, at least 2", integer=True),
+        default=5,
+        help="number of folds (default 5)",
+    )
     p.add_argument("--unknown", metavar="DIR", help="images of people never enrolled")
     _classifier_options(p)
     p.add_argument("-o", "--output", default="output/evaluate", help="folder for the plot")
@@ -553,3 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as err:  # a read-only or full disk, a file where a folder should be, ...
+        if args.verbose:
+            log.exception("failed")
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1

@@ -70,3 +70,87 @@ def test_far_must_be_a_share(far: str, capsys) -> None:
         main(["train-model", "--far", far])
     assert exit_info.value.code == 2
     assert "--far: must be a share between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_model_path_that_is_a_fifo_or_a_link_is_not_replaced(capsys, trained, tmp_path) -> None:
+    fifo, real, link = tmp_path / "fifo.skops", tmp_path / "real.skops", tmp_path / "link.skops"
+    os.mkfifo(fifo)
+    real.write_bytes(b"someone else's file")
+    link.symlink_to(real)
+    expected = {
+        fifo: "not a regular file (a device, FIFO or folder); refusing to replace it",
+        link: "a symbolic link; refusing to replace it (give the real path)",
+    }
+    for target, why in expected.items():
+        assert main(["train-model", "-e", str(trained["store"]), "-r", str(target)]) == 1
+        assert capsys.readouterr().err.strip().splitlines() == [f"error: {target}: {why}"]
+    assert fifo.is_fifo() and link.is_symlink() and real.read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.skops", "link.skops", "real.skops"]
+
+
+def test_written_files_follow_the_umask(capsys, trained, tmp_path) -> None:
+    old = os.umask(0o022)
+    try:
+        model = tmp_path / "r.skops"
+        assert main(["train-model", "-e", str(trained["store"]), "-r", str(model)]) == 0
+        out = tmp_path / "annotated"
+        assert main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(model),
+                     "-o", str(out)]) == 0  # fmt: skip
+    finally:
+        os.umask(old)
+    assert oct(model.stat().st_mode & 0o777) == "0o644"
+    assert oct((out / "obama1.jpg").stat().st_mode & 0o777) == "0o644"
+
+
+def test_an_operating_system_error_is_one_line(capsys, trained, tmp_path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where the output folder should be")
+    code = main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(trained["model"]),
+                 "-o", str(blocker / "sub")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        code == 1 and len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0]
+    )
+    assert str(blocker) in err[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["recognize", "x.jpg", "--max-distance", "nan"],
+        ["recognize", "x.jpg", "--max-distance", "3"],
+        ["recognize", "x.jpg", "--min-probability", "-0.1"],
+        ["extract-embeddings", "--confidence", "inf"],
+        ["recognize-video", "--detect-every", "0"],
+        ["recognize-video", "--max-frames", "-5"],
+        ["evaluate", "dataset", "--folds", "1"],
+    ],
+    ids=[
+        "nan-distance",
+        "distance-3",
+        "negative-probability",
+        "inf-confidence",
+        "detect-every-0",
+        "negative-frames",
+        "one-fold",
+    ],  # fmt: skip
+)
+def test_numbers_out_of_range_are_usage_errors(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and "must be" in capsys.readouterr().err
+
+
+def test_a_recognizer_file_with_a_nan_threshold_is_refused(trained, tmp_path) -> None:
+    import skops.io as sio
+
+    from pipeline.classify import IdentityClassifier
+    from pipeline.errors import FaceRecError
+
+    model = IdentityClassifier.load(trained["model"])
+    state = model._state()
+    state["max_distance"] = float("nan")
+    bad = tmp_path / "nan.skops"
+    sio.dump(state, bad)
+    with pytest.raises(FaceRecError, match="max_distance is nan"):
+        IdentityClassifier.load(bad)
