@@ -65,6 +65,38 @@ TRUSTED_TYPES = [
 _BUILTIN_OK = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "builtins.str"}
 
 
+def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Every part of a loaded recognizer is what save() writes, or the file is refused: skops
+    trusts any scikit-learn estimator by itself (a DummyClassifier would load, then fail).
+
+    Raises:
+        FaceRecError: a part is missing or of another type or shape.
+    """
+    svm = state.get("svm")
+    inner = getattr(svm, "estimator", None)
+    gallery, labels, centres = (state.get(k) for k in ("gallery", "gallery_labels", "centres"))
+    checks = {
+        "encoder": isinstance(state.get("encoder"), LabelEncoder),
+        "svm": svm is None
+        or (isinstance(svm, CalibratedClassifierCV) and isinstance(inner, SVC | FrozenEstimator)),
+        "mode": state.get("mode") in (MODE_SVM, MODE_NEAREST, MODE_DISTANCE),
+        "gallery": isinstance(gallery, np.ndarray) and gallery.ndim == 2,
+        "gallery_labels": isinstance(labels, np.ndarray)
+        and labels.ndim == 1
+        and isinstance(gallery, np.ndarray)
+        and len(labels) == len(gallery),
+        "centres": isinstance(centres, np.ndarray)
+        and centres.ndim == 2
+        and len(centres) == len(state.get("classes") or []),
+    }
+    wrong = [key for key, ok in checks.items() if not ok]
+    if wrong:
+        raise FaceRecError(
+            f"{path}: not a recognizer file written by facerec train-model "
+            f"(unexpected {', '.join(wrong)}); re-run train-model"
+        )
+
+
 class IdentityClassifier:
     """sklearn-style: __init__ stores parameters, fit() learns, predict() answers Matches."""
 
@@ -274,6 +306,7 @@ class IdentityClassifier:
         if embedder_id is not None and state["embedder_id"] != embedder_id:
             fix = mismatch_fix(str(state["embedder_id"]), embedder_id, "--model")
             raise IncompatibleModelError(f"{path}: {fix}")
+        _check_structure(state, path)
         for key, high in (("max_distance", 2.0), ("min_probability", 1.0)):
             value = state.get(key)
             if not isinstance(value, int | float) or not 0.0 <= value <= high:  # NaN fails too

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,19 @@ log = logging.getLogger(__name__)
 
 BATCH_IMAGES = 16
 RESERVED_REASON = f"folder name '{UNKNOWN}' is reserved for unrecognised faces; rename the folder"
+CONTROL_REASON = "the folder name holds control characters (a terminal escape?); rename the folder"
+
+
+def name_problem(person: str) -> str | None:
+    """Why a person folder's name cannot be a name, or None. `Unknown` and `unknown ` would be
+    read as the answer for strangers; control characters would reach terminals and logs raw."""
+    if person.strip().casefold() == UNKNOWN:
+        return RESERVED_REASON
+    if any(unicodedata.category(c) == "Cc" for c in person):
+        return CONTROL_REASON
+    return None
+
+
 NO_FACE = "no face found"
 
 
@@ -51,8 +65,8 @@ def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_See
     Runs on the prefetch thread; touches no store (SQLite connections stay on their thread).
     """
     for item in items:
-        if item.person == UNKNOWN:
-            yield _Seen(item, "skip", reason=RESERVED_REASON)
+        if (problem := name_problem(item.person)) is not None:
+            yield _Seen(item, "skip", reason=problem)
             continue
         try:
             st = item.path.stat()
@@ -165,7 +179,7 @@ def extract_embeddings(
         flush()
     names, vectors, relpaths = store.embeddings()
     faces_seen, multi_face = store.face_counts()
-    folders = sorted({i.person for i in items if i.person != UNKNOWN} - set(names))
+    folders = sorted({i.person for i in items if name_problem(i.person) is None} - set(names))
     return ExtractReport(
         images=len(items),
         embedded=embedded,

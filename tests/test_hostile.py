@@ -154,3 +154,41 @@ def test_a_recognizer_file_with_a_nan_threshold_is_refused(trained, tmp_path) ->
     sio.dump(state, bad)
     with pytest.raises(FaceRecError, match="max_distance is nan"):
         IdentityClassifier.load(bad)
+
+
+@pytest.mark.parametrize("part", ["dummy-classifier", "no-gallery", "string-encoder"])
+def test_a_recognizer_file_with_foreign_parts_is_refused(trained, tmp_path, part: str) -> None:
+    """skops trusts any scikit-learn estimator by itself; a file holding one we never write,
+    or missing a part, is refused in one line instead of failing later."""
+    import skops.io as sio
+    from sklearn.dummy import DummyClassifier
+
+    from pipeline.classify import IdentityClassifier
+    from pipeline.errors import FaceRecError
+
+    state = IdentityClassifier.load(trained["model"])._state()
+    if part == "dummy-classifier":
+        state["svm"] = DummyClassifier().fit(state["gallery"], state["gallery_labels"])
+    elif part == "no-gallery":
+        del state["gallery"]
+    else:
+        state["encoder"] = "LabelEncoder"
+    bad = tmp_path / "foreign.skops"
+    sio.dump(state, bad)
+    with pytest.raises(FaceRecError, match="not a recognizer file written by facerec"):
+        IdentityClassifier.load(bad)
+
+
+def test_names_that_read_as_unknown_or_hold_escapes_are_refused(capsys, tmp_path) -> None:
+    dataset = copy_dataset(tmp_path / "dataset", ["obama"])
+    for name in ("Unknown", "unknown ", "red\x1b[31mname"):
+        (dataset / name).mkdir()
+        (dataset / name / "a.jpg").write_bytes((ROOT / "dataset/biden/biden.jpg").read_bytes())
+    assert main(["extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db"),
+                 "--json"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    reasons = {Path(s["path"]).parent.name: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"Unknown", "unknown ", "red\x1b[31mname"}
+    assert "reserved" in reasons["Unknown"] and "reserved" in reasons["unknown "]
+    assert "control characters" in reasons["red\x1b[31mname"]
+    assert report["people"] == {"obama": 3}
