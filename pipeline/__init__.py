@@ -7,7 +7,13 @@ one line instead of failing while importing this package.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# OpenCV's own ceiling for decoding an image whose size we cannot read from its header (TIFF,
+# JPEG 2000, ...): 50 MP, as imageio.MAX_PIXELS, instead of OpenCV's 1 gigapixel (3 GB). OpenCV
+# reads it once, when cv2 is first imported, so it is set before any module here imports cv2.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
 _EXPORTS = {
     "DatasetError": "errors",

@@ -60,6 +60,15 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
+def _cannot_write(dest: Path, err: OSError) -> FaceRecError:
+    where = (
+        ""
+        if err.filename in (None, str(dest)) or ".tmp" in str(err.filename)
+        else (f" ({err.filename})")
+    )
+    return FaceRecError(f"{dest}: cannot write{where}: {err.strerror or err}; nothing was replaced")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target` (same suffix); on success rename it onto `target`.
@@ -71,19 +80,27 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     dest = Path(target)
     check_writable(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
-    )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
+        )
+    except OSError as err:
+        raise _cannot_write(dest, err) from err
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        check_writable(dest)  # still nothing foreign there
-        os.replace(tmp, dest)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+            check_writable(dest)  # still nothing foreign there
+            os.replace(tmp, dest)
+        except OSError as err:
+            if err.filename not in (None, str(tmp), tmp):
+                raise  # about another file: its own message names it
+            raise _cannot_write(dest, err) from err
         _fsync_folder(dest.parent)
     finally:
         if tmp.exists():

@@ -14,8 +14,10 @@ Saved with skops (no pickle): loading accepts only the types listed in TRUSTED_T
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +32,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
 
 from .atomic import atomic_path
-from .errors import DatasetError, FaceRecError, IncompatibleModelError, NotTrainedError
+from .errors import DatasetError, FaceRecError, ImageError, IncompatibleModelError, NotTrainedError
+from .imageio import read_file
 from .models import RETIRED_EMBEDDERS, mismatch_fix
 from .types import Embeddings, Match
 from .vectors import pairwise_distances, person_sums, unit_rows
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "facerec-recognizer"
 FORMAT_VERSION = 2
+MAX_RECOGNIZER_BYTES = 1 << 30  # about 500,000 enrolled 512-d faces
+_INFLATE_SLACK = 16 << 20
 MODE_SVM = "svm"
 MODE_DISTANCE = "distance"
 MODE_NEAREST = "nearest"
@@ -63,6 +68,29 @@ TRUSTED_TYPES = [
 ]
 # numpy scalar and dtype types skops may list for arrays inside our estimators.
 _BUILTIN_OK = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "builtins.str"}
+
+
+def _check_archive(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Refuse an archive that would unpack to far more than its size before unpacking it.
+
+    train-model stores its parts uncompressed, so a real file unpacks to about its own size; a
+    1 MB zip bomb would inflate to gigabytes inside skops before any check could refuse it.
+    Python's zipfile never inflates a member past its declared size, so the declared sizes
+    are a bound.
+
+    Raises:
+        FaceRecError: not a zip archive, or it unpacks to more than twice its size + 16 MB.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as err:
+        raise FaceRecError(f"{path}: not a readable recognizer file ({err})") from err
+    if inflated > 2 * len(data) + _INFLATE_SLACK:
+        raise FaceRecError(
+            f"{path}: unpacks to {inflated / 1e6:.0f} MB from {len(data) / 1e6:.1f} MB on disk; "
+            "train-model never writes that (a zip bomb?); refusing to load it"
+        )
 
 
 def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -282,13 +310,18 @@ class IdentityClassifier:
         if not os.path.isfile(path):
             raise FaceRecError(f"{path}: no trained recognizer there (run train-model first)")
         try:
-            untrusted = sio.get_untrusted_types(file=path)
+            data, _ = read_file(path, MAX_RECOGNIZER_BYTES)
+        except ImageError as err:  # a FIFO or device, too large, unreadable
+            raise FaceRecError(f"recognizer file {err}") from err
+        _check_archive(data, path)
+        try:
+            untrusted = sio.get_untrusted_types(data=data)
             extra = sorted(set(untrusted) - set(TRUSTED_TYPES) - _BUILTIN_OK)
             if extra:
                 raise FaceRecError(
                     f"{path}: refusing to load, it contains types we never write: {', '.join(extra)}"
                 )
-            state = sio.load(path, trusted=[t for t in untrusted if t not in extra])
+            state = sio.loads(data, trusted=[t for t in untrusted if t not in extra])
         except FaceRecError:
             raise
         except Exception as err:  # skops raises many types for a damaged zip

@@ -2,19 +2,21 @@
 
 stdout carries results only (a table, or exactly one JSON document with --json); logs and
 progress go to stderr. Exit codes: 0 done (skips are reported, not failures), 1 a FaceRecError
-(one line), 2 usage, 130 Ctrl-C, 141 the reader of stdout went away (a closed pipe).
+(one line), 2 usage, 130 Ctrl-C, 143 SIGTERM (handled like Ctrl-C), 141 the reader of stdout went away (a closed pipe).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
 import os
+import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -574,8 +576,39 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    with _sigterm_as_interrupt():
+        return _run(args)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd stop, docker stop, kill), raised where Ctrl-C would be."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C, so cleanups run (temporary files removed, the store closed,
+    a video finished); the default action would end the process on the spot."""
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except FaceRecError as err:
         if args.verbose:
             log.exception("failed")

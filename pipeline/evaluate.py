@@ -19,7 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 from . import metrics, plots
 from .calibrate import DEFAULT_FAR
 from .errors import DatasetError, ImageError
-from .imageio import iter_dataset, list_images, read_image
+from .imageio import list_images, over_budget, read_image, scan_dataset
 from .pairs import Pair
 from .recognizer import FaceRecognizer
 from .train import fit_classifier
@@ -61,7 +61,9 @@ def embed_paths(
     def flush() -> None:
         results = recognizer.embed_images([image for _, image in batch], every_face)
         for (path, _), faces in zip(batch, results, strict=True):
-            if faces.detections:
+            if faces.error is not None:
+                skipped.append(Skip(str(path), faces.error))
+            elif faces.detections:
                 found[path] = faces.embeddings
             else:
                 skipped.append(Skip(str(path), NO_FACE))
@@ -69,9 +71,13 @@ def embed_paths(
 
     for path in progress(paths, len(paths)):
         try:
-            batch.append((path, read_image(path)))
+            image = read_image(path)
         except ImageError as err:
             skipped.append(Skip(str(path), str(err).split(": ", 1)[-1]))
+            continue
+        if over_budget(sum(im.nbytes for _, im in batch), image.nbytes):
+            flush()
+        batch.append((path, image))
         if len(batch) >= BATCH_IMAGES:
             flush()
     if batch:
@@ -249,8 +255,10 @@ def evaluate_identification(
     """
     if folds < 2:
         raise DatasetError(f"--folds must be at least 2, got {folds}")
-    items = list(iter_dataset(dataset))
+    scan = scan_dataset(dataset)
+    items = scan.items
     by_path, skipped = embed_paths(recognizer, [i.path for i in items], progress=progress)
+    skipped += [Skip(q.relpath, q.reason) for q in scan.problems]
     names = [i.person for i in items if i.path in by_path]
     x = np.concatenate([by_path[i.path] for i in items if i.path in by_path]) if names else None
     counts = dict(sorted(Counter(names).items()))

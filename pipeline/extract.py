@@ -19,7 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DatasetError, ImageError
-from .imageio import DatasetItem, decode_image, iter_dataset, read_file
+from .imageio import (
+    DECODED_BUDGET,
+    DatasetItem,
+    decode_image,
+    over_budget,
+    read_file,
+    scan_dataset,
+)
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
@@ -103,6 +110,9 @@ def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[Image
             records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=s.reason))
             continue
         found = next(faces)
+        if found.error is not None:
+            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=found.error))
+            continue
         if not found.detections:
             records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=NO_FACE))
             continue
@@ -121,6 +131,10 @@ def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[Image
     return records
 
 
+def _pixels(seen: _Seen) -> int:
+    return 0 if seen.image is None else seen.image.nbytes
+
+
 def _reason(err: ImageError) -> str:
     text = str(err)
     return text.split(": ", 1)[1] if ": " in text else text
@@ -137,15 +151,20 @@ def extract_embeddings(
     Raises:
         DatasetError: the dataset folder is missing or holds no images at all.
     """
-    items = list(iter_dataset(dataset))
-    if not items:
+    scan = scan_dataset(dataset)
+    items = list(scan.items)
+    if not items and not scan.problems:
         raise DatasetError(
             f"{dataset}: no images found (expected <dataset>/<person>/*.jpg|png|...)"
         )
     known = store.known()
-    removed = store.remove_missing(i.relpath for i in items)
+    kept = tuple(q.relpath for q in scan.problems if q.keep)
+    present = {i.relpath for i in items}
+    if kept:  # a folder that cannot be listed now keeps its rows: it is not an empty folder
+        present |= {r for r in known if r.startswith(kept)}
+    removed = store.remove_missing(present)
     embedded = unchanged = 0
-    skipped: list[Skip] = []
+    skipped: list[Skip] = [Skip(q.relpath, q.reason) for q in scan.problems]
     batch: list[_Seen] = []
 
     def flush() -> None:
@@ -159,7 +178,9 @@ def extract_embeddings(
                 skipped.append(Skip(r.relpath, r.reason or "skipped"))
         batch.clear()
 
-    seen_all: Iterable[_Seen] = prefetch(_inspect(items, known), depth=BATCH_IMAGES)
+    seen_all: Iterable[_Seen] = prefetch(
+        _inspect(items, known), BATCH_IMAGES, weight=_pixels, budget=DECODED_BUDGET
+    )
     for seen in progress(seen_all, len(items)) if progress else seen_all:
         old = known.get(seen.item.relpath)
         if seen.kind == "skip":
@@ -172,6 +193,8 @@ def extract_embeddings(
             else:
                 skipped.append(Skip(seen.item.relpath, (old[4] if old else None) or "skipped"))
         else:
+            if over_budget(sum(map(_pixels, batch)), _pixels(seen)):
+                flush()
             batch.append(seen)
             if len(batch) >= BATCH_IMAGES:
                 flush()

@@ -20,13 +20,23 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 # Decoded images stay under this many pixels (150 MB as BGR). Bigger JPEGs are decoded at
 # 1/2, 1/4 or 1/8 scale by libjpeg itself, so the full image never exists in memory; other
 # formats that big are refused.
-MAX_PIXELS = 50_000_000
+MAX_PIXELS = 50_000_000  # also OpenCV's own limit: see OPENCV_IO_MAX_IMAGE_PIXELS in __init__
+# Bytes of decoded pixels that a read-ahead queue, and separately a batch being embedded, may
+# hold (one image is always let through, however big). With the image being decoded, a batch
+# job holds at most 2 x 128 MB + 150 MB of pixels, whatever the photos: 16 phone photos of
+# 48 MP would otherwise be 2.3 GB in the read-ahead alone.
+DECODED_BUDGET = 128 * 1024 * 1024
 _REDUCED = {
     2: cv2.IMREAD_REDUCED_COLOR_2,
     4: cv2.IMREAD_REDUCED_COLOR_4,
     8: cv2.IMREAD_REDUCED_COLOR_8,
 }
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def over_budget(held: int, adding: int, budget: int = DECODED_BUDGET) -> bool:
+    """True when `adding` bytes of pixels to `held` (not empty) would pass the budget."""
+    return held > 0 and held + adding > budget
 
 
 def is_image_path(path: Path) -> bool:
@@ -123,7 +133,13 @@ def decode_image(data: bytes, name: str = "<bytes>") -> Image:
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
     flags = _read_flags(data, name)
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except (cv2.error, MemoryError) as err:  # out of memory under a cap, a codec failure
+        raise ImageError(
+            f"{name}: OpenCV could not decode it (above the {MAX_PIXELS / 1e6:.0f} MP limit, "
+            "or out of memory)"
+        ) from err
     if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         if _is_jpeg(data) and not data.rstrip(b"\0 \r\n").endswith(b"\xff\xd9"):
             raise _truncated(name)
@@ -145,6 +161,8 @@ def read_file(
         ImageError: missing, not a regular file, too large, or unreadable.
     """
     p = Path(path)
+    if "\0" in str(p):
+        raise ImageError(f"{str(p)!r}: a path cannot hold a NUL byte")
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as err:
@@ -188,9 +206,32 @@ class DatasetItem:
     relpath: str
 
 
-def iter_dataset(root: str | os.PathLike[str]) -> Iterator[DatasetItem]:
-    """Yield every image under root/<person>/ (any depth), sorted, without following links
-    to folders (so a symlink loop cannot trap the walk).
+LINKED_FOLDER = "a link to a folder; not followed (move or copy the photos into the dataset)"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetProblem:
+    """A folder of the dataset that was not read. `relpath` ends with "/". When `keep` is set
+    (the folder exists but cannot be listed), its images' stored rows are kept, not deleted:
+    a folder that is unreadable for a moment must not erase a person."""
+
+    relpath: str
+    reason: str
+    keep: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetScan:
+    items: tuple[DatasetItem, ...]
+    problems: tuple[DatasetProblem, ...]
+
+
+def scan_dataset(root: str | os.PathLike[str]) -> DatasetScan:
+    """Every image under root/<person>/ (any depth), sorted, and the folders not read.
+
+    Links to folders are not followed (a symlink loop cannot trap the walk, a folder outside
+    the dataset is not enrolled, a link to another person does not enrol them twice); links to
+    image files are read. A folder that cannot be listed is reported, never taken as empty.
 
     Raises:
         DatasetError: root is missing or not a folder.
@@ -198,15 +239,45 @@ def iter_dataset(root: str | os.PathLike[str]) -> Iterator[DatasetItem]:
     base = Path(root)
     if not base.is_dir():
         raise DatasetError(f"{base}: dataset folder not found (expected <dataset>/<person>/*.jpg)")
-    for person_dir in sorted(
-        p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
-    ):
-        for dirpath, dirnames, filenames in os.walk(person_dir, followlinks=False):
+    items: list[DatasetItem] = []
+    problems: list[DatasetProblem] = []
+
+    def rel(path: str | Path) -> str:
+        return Path(path).relative_to(base).as_posix() + "/"
+
+    def unreadable(err: OSError) -> None:
+        problems.append(
+            DatasetProblem(
+                rel(err.filename),
+                f"cannot list ({err.strerror or err}); its stored faces are kept",
+                True,
+            )
+        )
+
+    for person_dir in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
+        if person_dir.is_symlink():
+            if person_dir.is_dir():
+                problems.append(DatasetProblem(rel(person_dir), LINKED_FOLDER, False))
+            continue
+        if not person_dir.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(person_dir, onerror=unreadable):
+            for d in dirnames:
+                if os.path.islink(os.path.join(dirpath, d)) and not d.startswith("."):
+                    problems.append(DatasetProblem(rel(Path(dirpath) / d), LINKED_FOLDER, False))
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):
                 path = Path(dirpath) / filename
                 if is_image_path(path):
-                    yield DatasetItem(person_dir.name, path, path.relative_to(base).as_posix())
+                    items.append(
+                        DatasetItem(person_dir.name, path, path.relative_to(base).as_posix())
+                    )
+    return DatasetScan(tuple(items), tuple(sorted(problems, key=lambda q: q.relpath)))
+
+
+def iter_dataset(root: str | os.PathLike[str]) -> Iterator[DatasetItem]:
+    """The images of scan_dataset(root), without its report of folders not read."""
+    yield from scan_dataset(root).items
 
 
 def list_images(target: str | os.PathLike[str]) -> list[Path]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ModelChecksumError, ModelError, ModelNotFoundError
+from .errors import ImageError, ModelChecksumError, ModelError, ModelNotFoundError
+from .imageio import read_file
 
 ENV_MODELS_DIR = "FACEREC_MODELS"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -306,10 +307,16 @@ def locate(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) ->
     )
 
 
+MAX_MODEL_BYTES = 1 << 30
+
+
 def _checked(file: ModelFile, models_dir: str | os.PathLike[str] | None) -> tuple[Path, bytes]:
     """(path, content) of a model file whose sha256 matches; raises ModelChecksumError if not."""
     path = locate(file, models_dir)
-    data = path.read_bytes()
+    try:
+        data, _ = read_file(path, MAX_MODEL_BYTES)
+    except ImageError as err:  # not a regular file after all, too large, unreadable
+        raise ModelChecksumError(f"model file {err}") from err
     actual = hashlib.sha256(data).hexdigest()
     if actual != file.sha256:
         raise ModelChecksumError(

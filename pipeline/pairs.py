@@ -80,6 +80,28 @@ def read_pairs(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> li
     return pairs
 
 
+def _check_rows(rows: list[tuple[Path, Path, bool, int]], p: Path) -> list[tuple[Path, Path, bool]]:
+    """Refuse a pair listed twice (in either order) or an image paired with itself: each would
+    count one comparison twice, or a trivial one, and inflate the figures without a word.
+
+    Raises:
+        PairsFileError: naming the line and, for a repeat, the line it repeats.
+    """
+    first: dict[frozenset[Path], int] = {}
+    for a, b, _, line in rows:
+        if "\0" in f"{a}{b}":
+            raise PairsFileError(f"{p}:{line}: a path holds a NUL byte")
+        if a == b:
+            raise PairsFileError(f"{p}:{line}: an image paired with itself ({a.name})")
+        key = frozenset((a, b))
+        if key in first:
+            raise PairsFileError(
+                f"{p}:{line}: the same pair as line {first[key]}; remove one (it would count twice)"
+            )
+        first[key] = line
+    return [(a, b, same) for a, b, same, _ in rows]
+
+
 def _stratified_folds(same: list[bool], folds: int = DEFAULT_FOLDS) -> list[int]:
     counters = {True: 0, False: 0}
     out = []
@@ -95,16 +117,21 @@ def _read_csv(text: str, p: Path, base: Path) -> list[Pair]:
     missing = [c for c in ("path_a", "path_b", "same") if c not in fields]
     if missing:
         raise PairsFileError(f"{p}: CSV header lacks {', '.join(missing)}")
-    rows = []
-    for row in reader:
-        line = reader.line_num
-        try:
-            a, b = row[fields["path_a"]], row[fields["path_b"]]
-            if not a or not b:
-                raise ValueError("empty path")
-            rows.append((base / a.strip(), base / b.strip(), parse_same(row[fields["same"]] or "")))
-        except (ValueError, TypeError) as err:
-            raise PairsFileError(f"{p}:{line}: {err}") from err
+    found = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            try:
+                a, b = row[fields["path_a"]], row[fields["path_b"]]
+                if not a or not b:
+                    raise ValueError("empty path")
+                same = parse_same(row[fields["same"]] or "")
+                found.append((base / a.strip(), base / b.strip(), same, line))
+            except (ValueError, TypeError) as err:
+                raise PairsFileError(f"{p}:{line}: {err}") from err
+    except csv.Error as err:  # a field over the csv module's 128 KB limit, a bad quote
+        raise PairsFileError(f"{p}:{reader.line_num + 1}: {err}") from err
+    rows = _check_rows(found, p)
     folds = _stratified_folds([s for _, _, s in rows])
     return [Pair(a, b, s, f) for (a, b, s), f in zip(rows, folds, strict=True)]
 
@@ -116,18 +143,23 @@ def _lfw_path(base: Path, name: str, number: str) -> Path:
 def _read_lfw(lines: list[str], p: Path, base: Path, header: list[int]) -> list[Pair]:
     """LFW lines: `name n1 n2` (same person) or `name1 n1 name2 n2` (different)."""
     per_fold = header[1] * 2 if len(header) == 2 and header[1] > 0 else 0
-    rows = []
+    found = []
     for number, line in enumerate(lines, start=2 if header else 1):
         f = line.split()
         try:
             if len(f) == 3:
-                rows.append((_lfw_path(base, f[0], f[1]), _lfw_path(base, f[0], f[2]), True))
+                found.append(
+                    (_lfw_path(base, f[0], f[1]), _lfw_path(base, f[0], f[2]), True, number)
+                )
             elif len(f) == 4:
-                rows.append((_lfw_path(base, f[0], f[1]), _lfw_path(base, f[2], f[3]), False))
+                found.append(
+                    (_lfw_path(base, f[0], f[1]), _lfw_path(base, f[2], f[3]), False, number)
+                )
             else:
                 raise ValueError(f"expected 3 or 4 fields, got {len(f)}")
         except ValueError as err:
             raise PairsFileError(f"{p}:{number}: {err}") from err
+    rows = _check_rows(found, p)
     if per_fold:
         folds = [min(i // per_fold, header[0] - 1) for i in range(len(rows))]
     else:

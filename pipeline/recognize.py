@@ -12,7 +12,7 @@ from .atomic import write_bytes
 from .draw import annotate
 from .errors import FaceRecError, ImageError
 from .imageio import list_images, read_image
-from .recognizer import FaceRecognizer
+from .recognizer import FaceRecognizer, opencv_failure
 from .types import ImageResult, Skip
 
 
@@ -77,7 +77,11 @@ def recognize_images(
         except ImageError as err:
             yield Skip(str(path), str(err).split(": ", 1)[-1])
             continue
-        faces = tuple(recognizer.recognize(image))
+        try:
+            faces = tuple(recognizer.recognize(image))
+        except (cv2.error, MemoryError) as err:
+            yield Skip(str(path), opencv_failure(err))
+            continue
         written = None
         if out_dir is not None:
             target = output_path(path, relative, out_dir)

@@ -5,18 +5,26 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from . import models
 from .classify import IdentityClassifier
 from .detect import FaceDetector
 from .embed import AnyEmbedder, load_embedder
-from .errors import NoFaceError, NotTrainedError
+from .errors import ImageError, NoFaceError, NotTrainedError
 from .landmarks import Landmarker
 from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
 from .vectors import pairwise_distances
 
 _CONFIRM_BELOW = 0.7
+
+
+def opencv_failure(err: BaseException) -> str:
+    """One line for an OpenCV failure on one image (its own message is several lines)."""
+    detail = getattr(err, "err", None) or str(err).strip().splitlines()[-1:] or [""]
+    text = detail if isinstance(detail, str) else detail[0]
+    return f"OpenCV failed on this image (out of memory?): {text.strip()}"[:300]
 
 
 def main_face(found: Sequence[Detection], width: int, height: int) -> Detection:
@@ -93,8 +101,19 @@ class FaceRecognizer:
         """Detect in each image, then embed the chosen faces of all of them in one batched pass.
 
         The chosen faces are every face (`every_face`) or the main one (main_face), which is
-        what a photo of one person means when strangers stand in the background.
+        what a photo of one person means when strangers stand in the background. When OpenCV
+        fails (out of memory, an image it cannot handle) the batch is redone one image at a
+        time, and the image that fails comes back with `error` set instead of ending the job.
         """
+        try:
+            return self._embed_batch(images, every_face)
+        except (cv2.error, MemoryError) as err:
+            if len(images) > 1:
+                return [self.embed_images([image], every_face)[0] for image in images]
+            empty = np.zeros((0, self.embedder.spec.output_dim), np.float32)
+            return [ImageFaces([], empty, 0, error=opencv_failure(err))]
+
+    def _embed_batch(self, images: Sequence[Image], every_face: bool) -> list[ImageFaces]:
         chosen: list[tuple[list[Detection], int]] = []
         crops = []
         for image in images:
@@ -125,6 +144,8 @@ class FaceRecognizer:
         """
         a, b = self.embed_images([image_a, image_b])
         for which, side in (("first", a), ("second", b)):
+            if side.error is not None:
+                raise ImageError(f"the {which} image: {side.error}")
             if not side.detections:
                 raise NoFaceError(f"no face found in the {which} image", which)
         distance = float(pairwise_distances(a.embeddings, b.embeddings)[0, 0])

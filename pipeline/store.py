@@ -8,10 +8,13 @@ batch in flight and a re-run resumes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +84,10 @@ class _WriterLock:
         self.fd: int | None = None
         if fcntl is None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StoreError(f"{store}: cannot create {self.path.name}: {err.strerror}") from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -91,8 +97,11 @@ class _WriterLock:
                 f"{store}: another facerec run (pid {holder}) is writing this store; "
                 "wait for it to finish, or pass another --store"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as err:  # a full disk: the lock holds, only the pid note is lost
+            logging.getLogger(__name__).debug("no pid in %s: %s", self.path, err)
         self.fd = fd
 
     def release(self) -> None:
@@ -111,6 +120,7 @@ class EmbeddingStore:
         self.path = Path(path)
         self.embedder_id = embedder_id
         self.dim = dim
+        self._check_before_opening()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _WriterLock(self.path) if writer else None
         try:
@@ -118,6 +128,9 @@ class EmbeddingStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._init_schema()
+        except sqlite3.OperationalError as err:  # a full disk, a read-only folder
+            self._release()
+            raise StoreError(f"{self.path}: cannot open the store ({err})") from err
         except sqlite3.DatabaseError as err:
             self._release()
             raise StoreError(
@@ -137,6 +150,46 @@ class EmbeddingStore:
         if not Path(path).is_file():
             raise StoreError(f"{path}: no embeddings database (run extract-embeddings first)")
         return cls(path, embedder_id, dim, writer=False)
+
+    def _check_before_opening(self) -> None:
+        """Refuse a path that is not a regular file, or a database that is not ours, before
+        anything is changed: opening for writing would switch a foreign SQLite file to WAL and
+        put a `.lock` file beside it.
+
+        Raises:
+            StoreError: a device, FIFO or folder; not an SQLite file; not a facerec store.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"{self.path}: not a regular file; pass another --store")
+        if st.st_size == 0:
+            return  # an empty file becomes a new store
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {
+                    r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+                app = (
+                    conn.execute("SELECT value FROM meta WHERE key = 'application'").fetchone()
+                    if "meta" in tables
+                    else None
+                )
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"{self.path}: not a usable embeddings database ({err}); "
+                "move it away or pass another --store"
+            ) from err
+        if not {"meta", "images"} <= tables or app is None or app[0] != APPLICATION:
+            raise StoreError(
+                f"{self.path}: an SQLite file, but not a facerec embeddings store; "
+                "move it away or pass another --store"
+            )
 
     def _init_schema(self) -> None:
         tables = {
@@ -183,6 +236,17 @@ class EmbeddingStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's write errors (a full disk, a read-only folder, an I/O error) as one line;
+        the transaction is rolled back, so the store keeps everything committed before."""
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            raise StoreError(
+                f"{self.path}: cannot write ({err}); the store keeps what was stored before"
+            ) from err
+
     def known(self) -> dict[str, tuple[str, int, int, str, str | None]]:
         """relpath -> (sha256, size, mtime_ns, status, reason) for every stored image."""
         rows = self.conn.execute(
@@ -192,7 +256,7 @@ class EmbeddingStore:
 
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
         """Record a new mtime for an image whose content did not change."""
-        with self.conn:
+        with self._writing(), self.conn:
             self.conn.execute(
                 "UPDATE images SET size = ?, mtime_ns = ? WHERE relpath = ?",
                 (size, mtime_ns, relpath),
@@ -218,7 +282,7 @@ class EmbeddingStore:
                     emb, self.embedder_id,
                 )
             )  # fmt: skip
-        with self.conn:
+        with self._writing(), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -229,7 +293,7 @@ class EmbeddingStore:
         keep = set(present)
         gone = [(p,) for p in self.known() if p not in keep]
         if gone:
-            with self.conn:
+            with self._writing(), self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
         return len(gone)

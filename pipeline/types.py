@@ -59,11 +59,15 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class ImageFaces:
-    """The faces chosen in one image, their (N, D) embeddings, and how many were found."""
+    """The faces chosen in one image, their (N, D) embeddings, and how many were found.
+
+    `error` says why the image could not be processed (OpenCV failed on it, out of memory):
+    then there are no faces, and a batch job skips the image with that reason."""
 
     detections: list[Detection]
     embeddings: NDArray[np.float32]
     found: int
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import numpy as np
 from .atomic import atomic_path
 from .draw import annotate
 from .errors import VideoError
+from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
 from .track import DETECT_EVERY, FaceTracker
@@ -26,6 +27,7 @@ from .types import Image, RecognizedFace, VideoReport
 log = logging.getLogger(__name__)
 
 WINDOW = "facerec"
+MAX_CAMERA_INDEX = 9999
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
@@ -35,17 +37,31 @@ def open_source(source: str) -> tuple[cv2.VideoCapture, str]:
     Raises:
         VideoError: nothing can be opened there.
     """
+    target: int | str = source
     if source.isdigit():
-        capture, kind = cv2.VideoCapture(int(source)), "camera"
+        target, kind = int(source), "camera"
+        if target > MAX_CAMERA_INDEX:
+            raise VideoError(f"{source}: camera index out of range (0-{MAX_CAMERA_INDEX})")
     elif "://" in source:
-        capture, kind = cv2.VideoCapture(source), "stream"
+        kind = "stream"
     elif Path(source).is_file():
-        capture, kind = cv2.VideoCapture(source), "file"
+        kind = "file"
     else:
         raise VideoError(f"{source}: no such video file (or camera index / URL)")
+    try:
+        capture = cv2.VideoCapture(target)
+    except (cv2.error, OverflowError) as err:
+        raise VideoError(f"{source}: cannot open this {kind} as video") from err
     if not capture.isOpened():
         capture.release()
         raise VideoError(f"{source}: cannot open this {kind} as video")
+    width, height = (int(capture.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH,
+                                                         cv2.CAP_PROP_FRAME_HEIGHT))  # fmt: skip
+    if width * height > MAX_PIXELS:
+        capture.release()
+        raise VideoError(
+            f"{source}: frames of {width}x{height} are above the {MAX_PIXELS / 1e6:.0f} MP limit"
+        )
     return capture, kind
 
 
@@ -60,6 +76,28 @@ def display_available() -> bool:
     except cv2.error:
         return False
     return True
+
+
+def check_video(path: Path | None, frames: int, output: object) -> None:
+    """Read back a video just written: cv2.VideoWriter reports no write error, so on a full
+    disk it would leave a file without a readable frame, and we would name it as our output.
+
+    Raises:
+        VideoError: the file holds fewer frames than were written, or none can be read.
+    """
+    if path is None:
+        return
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if capture.isOpened() else 0
+        readable = capture.isOpened() and capture.read()[0]
+    finally:
+        capture.release()
+    if not readable or count < frames:
+        raise VideoError(
+            f"{output}: the video could not be written completely ({count} of {frames} frames "
+            "readable; is the disk full?); nothing was kept"
+        )
 
 
 def _open_writer(path: Path, fps: float, frame: Image) -> cv2.VideoWriter:
@@ -88,7 +126,10 @@ def frame_reader(
     live: when recognition falls behind, the oldest waiting frame is dropped, so the frame being
     processed is never late. Each frame carries the time it was read, for latency.
     """
-    return Prefetcher(_frames(capture), depth, drop_oldest=live, name="capture")
+    return Prefetcher(
+        _frames(capture), depth, drop_oldest=live, name="capture",
+        weight=lambda item: item[0].nbytes, budget=DECODED_BUDGET,
+    )  # fmt: skip
 
 
 def recognize_video(
@@ -132,10 +173,13 @@ def recognize_video(
                 if max_frames is not None and state.frames >= max_frames:
                     state.ended_by = "max frames reached"
                     break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: finish the video with what was seen
+            if state.frames == 0:
+                raise  # nothing seen yet: no video, the command exits as interrupted
             state.ended_by = "interrupted"
         if state.writer is not None:
             state.writer.release()
+            check_video(tmp, state.frames, output)
         elif tmp is not None:
             raise VideoError(f"{source}: no frame could be read, so no video was written")
     if show:

@@ -67,13 +67,13 @@ def test_missing_pairs_in_the_10_fold_figure_by_hand() -> None:
 def test_evaluate_pairs_reads_lfw_pairs_txt(capsys, tmp_path) -> None:
     for person in ("amy", "raj", "penny"):
         (tmp_path / person).mkdir()
-        for n in (1, 2):  # LFW names files <name>_<0001>.jpg; the bytes here are PNG
+        for n in (1, 2, 3):  # LFW names files <name>_<0001>.jpg; the bytes here are PNG
             shutil.copy(
                 BBT / person / f"{person}{n}.png", tmp_path / person / f"{person}_{n:04d}.jpg"
             )
     (tmp_path / "pairs.txt").write_text(
         "2\t2\namy\t1\t2\nraj\t1\t2\namy\t1\traj\t2\npenny\t1\traj\t1\n"
-        "penny\t1\t2\namy\t2\t2\nraj\t2\tpenny\t2\namy\t2\tpenny\t1\n"
+        "penny\t1\t2\namy\t2\t3\nraj\t2\tpenny\t2\namy\t2\tpenny\t1\n"
     )
     doc = run_json(capsys, "evaluate-pairs", str(tmp_path / "pairs.txt"),
                    "--root", str(tmp_path), "--no-plots")  # fmt: skip

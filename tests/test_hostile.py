@@ -13,9 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, copy_dataset
+from conftest import ROOT, copy_dataset, run_json
+from faultkit import run_cli as run_measured
 
 from pipeline.cli import main
+from pipeline.imageio import LINKED_FOLDER
 
 CLI = [sys.executable, "-m", "pipeline"]
 
@@ -192,3 +194,115 @@ def test_names_that_read_as_unknown_or_hold_escapes_are_refused(capsys, tmp_path
     assert "reserved" in reasons["Unknown"] and "reserved" in reasons["unknown "]
     assert "control characters" in reasons["red\x1b[31mname"]
     assert report["people"] == {"obama": 3}
+
+
+def test_linked_person_folders_are_not_followed(capsys, tmp_path: Path) -> None:
+    """A link to a folder outside the dataset enrolled its photos; a link to another person
+    enrolled that person twice, under a second name."""
+    dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
+    outside = copy_dataset(tmp_path / "elsewhere", ["kit_harington"]) / "kit_harington"
+    (dataset / "stranger").symlink_to(outside)
+    (dataset / "obama_again").symlink_to(dataset / "obama")
+    (dataset / "biden" / "nested").symlink_to(outside)
+    report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e",
+                      str(tmp_path / "e.db"))  # fmt: skip
+    assert report["people"] == {"biden": 2, "obama": 3}
+    assert {s["path"]: s["reason"] for s in report["skipped"]} == {
+        path: LINKED_FOLDER for path in ("biden/nested/", "obama_again/", "stranger/")
+    }
+
+
+def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
+    capsys, tmp_path: Path, monkeypatch, trained
+) -> None:
+    """OpenCV's own out-of-memory error (cv2.error) on one image used to end the whole run."""
+    from pipeline.detect import FaceDetector
+
+    dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
+    poisoned = cv2.imread(str(dataset / "obama" / "obama2.jpg")).shape
+    detect = FaceDetector.detect
+
+    def failing(self, image, thorough=True):
+        if image.shape == poisoned:
+            raise cv2.error("OpenCV(5.0.0) alloc.cpp:73: error: (-4:Insufficient memory) "
+                            "Failed to allocate 15000000000 bytes in function 'OutOfMemoryError'")  # fmt: skip
+        return detect(self, image, thorough)
+
+    monkeypatch.setattr(FaceDetector, "detect", failing)
+    report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e",
+                      str(tmp_path / "e.db"))  # fmt: skip
+    assert report["people"] == {"biden": 2, "obama": 2}
+    [skip] = report["skipped"]
+    assert skip["path"] == "obama/obama2.jpg"
+    assert skip["reason"].startswith("OpenCV failed on this image (out of memory?)")
+    doc = run_json(capsys, "recognize", str(dataset / "obama"), "--no-output", "-r",
+                   str(trained["model"]))  # fmt: skip
+    assert [Path(i["path"]).name for i in doc["images"]] == ["obama.jpg", "obama3.jpg"]
+    assert [Path(s["path"]).name for s in doc["skipped"]] == ["obama2.jpg"]
+
+
+def test_big_photos_stay_within_the_decoded_pixel_budget(tmp_path: Path) -> None:
+    """12 phone photos of 48 MP (144 MB each as pixels): the 16-image read-ahead held them all,
+    a 2.1 GB peak. Now a read-ahead and a batch each hold 128 MB of pixels (or one photo):
+    measured 0.91-0.96 GB, of which 0.5 GB is the process with its nets loaded."""
+    face = cv2.imread(str(ROOT / "dataset" / "obama" / "obama.jpg"))
+    big = cv2.resize(face, (8000, 6000), interpolation=cv2.INTER_LINEAR)
+    ok, encoded = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    person = tmp_path / "dataset" / "obama"
+    person.mkdir(parents=True)
+    for n in range(12):
+        (person / f"phone{n:02d}.jpg").write_bytes(encoded.tobytes())
+    run = run_measured(["extract-embeddings", "-d", str(person.parent), "-e",
+                        str(tmp_path / "e.db"), "--json"])  # fmt: skip
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert json.loads(run.out)["people"] == {"obama": 12}
+    assert run.peak_mb < 1280, f"peak {run.peak_mb:.0f} MB"
+
+
+def test_a_zip_bomb_recognizer_is_refused_before_it_inflates(tmp_path: Path) -> None:
+    """1 MB on disk, 1 GB unpacked: refused from the archive's directory, in bounded memory."""
+    import zipfile
+
+    bomb = tmp_path / "bomb.skops"
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("schema.json", "w", force_zip64=True) as member,
+    ):
+        for _ in range(1024):
+            member.write(b"\0" * (1 << 20))
+    assert bomb.stat().st_size < 8 << 20
+    run = run_measured(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bomb),
+                        "--no-output"])  # fmt: skip
+    assert run.code == 1 and "Traceback" not in run.err, run.err
+    [line] = run.err_lines
+    assert line.startswith(f"error: {bomb}: unpacks to 1074 MB from ")
+    assert "a zip bomb?" in line
+    assert run.peak_mb < 600, f"peak {run.peak_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("index", ["99999999999999999999", "10000"])
+def test_an_absurd_camera_index_is_one_line(capsys, trained, index: str) -> None:
+    code = main(["recognize-video", "-i", index, "-r", str(trained["model"]), "--no-output"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {index}: camera index out of range (0-9999)"
+    ]
+
+
+def test_a_huge_image_in_a_format_without_a_readable_header_is_refused(
+    tmp_path: Path, trained
+) -> None:
+    """A 100 MP TIFF (a format whose size we do not read from the header): OpenCV's own limit
+    is set to our 50 MP instead of its 1 gigapixel, so it is refused without being decoded."""
+    tiff = tmp_path / "huge.tiff"
+    ok, encoded = cv2.imencode(".tiff", np.zeros((10000, 10000, 3), np.uint8))
+    assert ok
+    tiff.write_bytes(encoded.tobytes())
+    run = run_measured(["recognize", str(tiff), "--no-output", "--json", "-r",
+                        str(trained["model"])])  # fmt: skip
+    assert run.code == 1 and "Traceback" not in run.err, run.err  # one image alone: an error
+    assert run.err_lines == [
+        f"error: {tiff}: OpenCV could not decode it (above the 50 MP limit, or out of memory)"
+    ]
+    assert run.peak_mb < 700, f"peak {run.peak_mb:.0f} MB"

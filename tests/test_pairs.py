@@ -51,6 +51,15 @@ def test_lfw_format_with_declared_folds(tmp_path: Path) -> None:
         ("Aaron\tone\ttwo\n", ":1: invalid literal"),
         ("hello world\n", "not a pairs file"),
         ("", "no pairs"),
+        # a repeat, in either order, would count one comparison twice
+        (
+            "path_a,path_b,same\na.jpg,b.jpg,1\nc.jpg,d.jpg,0\nb.jpg,a.jpg,1\n",
+            ":4: the same pair as line 2; remove one",
+        ),
+        ("Aaron\t1\t2\nAaron\t2\t1\n", ":2: the same pair as line 1"),
+        ("Aaron\t1\t1\n", ":1: an image paired with itself"),
+        ("path_a,path_b,same\na.jpg,b\0.jpg,1\n", ":2: a path holds a NUL byte"),
+        ("path_a,path_b,same\n" + "a" * 140_000 + ".jpg,b.jpg,1\n", ":2: field larger than"),
     ],
 )
 def test_bad_pairs_files_name_the_line(tmp_path: Path, text: str, message: str) -> None:

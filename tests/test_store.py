@@ -47,8 +47,12 @@ def test_foreign_and_corrupt_files_are_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.db"
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE people (name TEXT)")
+    before = foreign.read_bytes()
     with pytest.raises(StoreError, match="not a facerec"):
         EmbeddingStore(foreign, "emb", 4)
+    # refused before anything changed: not switched to WAL, no lock file beside it
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.db"]
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a usable"):
