@@ -55,11 +55,16 @@ def _finite(value: Any) -> Any:
 
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -> None:
-    if args.json:
-        print(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False))
-    else:
-        print("\n".join(lines))
-    sys.stdout.flush()  # a closed pipe shows up here, inside main's handlers
+    try:
+        if args.json:
+            print(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False))
+        else:
+            print("\n".join(lines))
+        sys.stdout.flush()  # a closed pipe shows up here, inside main's handlers
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # stdout redirected to a full disk
+        raise FaceRecError(f"standard output: cannot write ({err.strerror or err})") from err
 
 
 def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:

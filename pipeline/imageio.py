@@ -287,10 +287,10 @@ def list_images(target: str | os.PathLike[str]) -> list[Path]:
         ImageError: the path does not exist.
     """
     p = Path(target)
-    if p.is_file():
-        return [p]
-    if not p.is_dir():
+    if not p.exists():
         raise ImageError(f"{p}: no such file or folder")
+    if not p.is_dir():  # a file, or a FIFO or device that read_file will refuse by name
+        return [p]
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))

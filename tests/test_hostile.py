@@ -47,6 +47,13 @@ def test_a_fifo_and_a_device_link_in_a_person_folder_are_skipped(tmp_path: Path)
     assert report["embedded"] == 5  # the real photos were not lost
 
 
+def test_a_fifo_given_to_recognize_is_one_line(tmp_path: Path, capsys, trained) -> None:
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    assert main(["recognize", str(fifo), "-r", str(trained["model"]), "--no-output"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {fifo}: not a regular file"]
+
+
 def test_a_pairs_file_that_is_a_device_is_one_line(tmp_path: Path, capsys) -> None:
     pairs = tmp_path / "pairs.txt"
     pairs.symlink_to("/dev/zero")

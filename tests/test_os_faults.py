@@ -158,3 +158,21 @@ def test_sigterm_mid_extraction_exits_143_with_the_store_whole(tmp_path: Path) -
     conn = sqlite3.connect(store)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not os.path.exists(f"{store}-journal")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_stdout_on_a_full_disk_is_one_line(trained) -> None:
+    import subprocess
+    import sys
+
+    from faultkit import ROOT
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "pipeline", "recognize",
+                               str(EXAMPLES / "obama1.jpg"), "-r", str(trained["model"]),
+                               "--no-output", "--json"], cwd=ROOT, stdout=full, text=True,
+                              stderr=subprocess.PIPE, timeout=TIME_BOUND)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: standard output: cannot write (No space left on device)"
+    ]
