@@ -33,8 +33,8 @@ from sklearn.svm import SVC
 
 from .atomic import atomic_path
 from .errors import DatasetError, FaceRecError, ImageError, IncompatibleModelError, NotTrainedError
-from .imageio import read_file
-from .models import RETIRED_EMBEDDERS, mismatch_fix
+from .files import read_file
+from .models import DETECTOR, RETIRED_EMBEDDERS, mismatch_fix
 from .types import Embeddings, Match
 from .vectors import pairwise_distances, person_sums, unit_rows
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "facerec-recognizer"
 FORMAT_VERSION = 2
+LEGACY_DETECTOR = DETECTOR.id  # files written before the detector was recorded used the SSD
 MAX_RECOGNIZER_BYTES = 1 << 30  # about 500,000 enrolled 512-d faces
 _INFLATE_SLACK = 16 << 20
 MODE_SVM = "svm"
@@ -108,6 +109,7 @@ def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> Non
         "svm": svm is None
         or (isinstance(svm, CalibratedClassifierCV) and isinstance(inner, SVC | FrozenEstimator)),
         "mode": state.get("mode") in (MODE_SVM, MODE_NEAREST, MODE_DISTANCE),
+        "detector_id": isinstance(state.get("detector_id", LEGACY_DETECTOR), str),
         "gallery": isinstance(gallery, np.ndarray) and gallery.ndim == 2,
         "gallery_labels": isinstance(labels, np.ndarray)
         and labels.ndim == 1
@@ -145,6 +147,7 @@ class IdentityClassifier:
         self.min_probability = min_probability
         self.C = C
         self.embedder_id = embedder_id
+        self.detector_id = LEGACY_DETECTOR  # set by train_model from the store
         self.mode: str | None = None
         self.calibration: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -269,6 +272,7 @@ class IdentityClassifier:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "embedder_id": self.embedder_id,
+            "detector_id": self.detector_id,
             "dim": int(self.gallery.shape[1]) if self.gallery.size else 0,
             "mode": self.mode,
             "notes": list(self.notes),
@@ -351,6 +355,7 @@ class IdentityClassifier:
             state["embedder_id"],
             str(state.get("method", "auto")),
         )
+        model.detector_id = str(state.get("detector_id", LEGACY_DETECTOR))
         model.mode = state["mode"]
         model.notes = list(state["notes"])
         model.calibration = dict(state.get("calibration") or {})

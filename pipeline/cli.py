@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from .calibrate import DEFAULT_FAR
 from .errors import FaceRecError
+from .models import DETECTORS
 
 log = logging.getLogger("pipeline")
 T = TypeVar("T")
@@ -67,27 +68,41 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -
         raise FaceRecError(f"standard output: cannot write ({err.strerror or err})") from err
 
 
-def _recognizer(args: argparse.Namespace, with_model: bool) -> Any:
+def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = None) -> Any:
+    """The models a command needs. The detector is --detector, else the one that made the
+    recognizer file (with_model) or the store, else the default: a gallery keeps its detector."""
     from .classify import IdentityClassifier
-    from .models import embedder_spec
+    from .models import detector_spec, embedder_spec
     from .recognizer import FaceRecognizer
+    from .store import EmbeddingStore
 
     classifier = None
+    made_with = EmbeddingStore.detector_of(store) if store is not None else None
     if with_model:
         classifier = IdentityClassifier.load(args.model, embedder_spec(args.embedder).id)
+        made_with = classifier.detector_id
         if getattr(args, "max_distance", None) is not None:
             classifier.max_distance = args.max_distance
         if getattr(args, "min_probability", None) is not None:
             classifier.min_probability = args.min_probability
     spec = embedder_spec(args.embedder, getattr(args, "crop", None), getattr(args, "margin", None))
-    return FaceRecognizer.from_models_dir(args.models_dir, spec, args.confidence, classifier)
+    detector = args.detector or made_with or spec.detector
+    if classifier is not None and detector_spec(detector).id != classifier.detector_id:
+        raise FaceRecError(
+            f"{args.model}: trained on faces found by {classifier.detector_id}, not "
+            f"{detector_spec(detector).id}; drop --detector, or re-run extract-embeddings and "
+            "train-model with it (into another --store)"
+        )
+    return FaceRecognizer.from_models_dir(
+        args.models_dir, spec, args.confidence, classifier, detector, args.backend
+    )
 
 
 def _open_store(path: str, recognizer: Any) -> Any:
     from .store import EmbeddingStore
 
     spec = recognizer.embedder.spec
-    return EmbeddingStore(path, spec.id, spec.output_dim)
+    return EmbeddingStore(path, spec.id, spec.output_dim, recognizer.detector.spec.id)
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -96,7 +111,7 @@ def _open_store(path: str, recognizer: Any) -> Any:
 def cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_embeddings
 
-    recognizer = _recognizer(args, with_model=False)
+    recognizer = _recognizer(args, with_model=False, store=args.store)
     with _open_store(args.store, recognizer) as store:
         report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
     lines = [
@@ -370,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dataset, examples = _bundled(args.dataset), _bundled(args.examples)
     output = args.output or "output/demo"
     spec = embedder_spec(args.embedder)
-    recognizer = _recognizer(args, with_model=False)  # loaded once for all three steps
+    recognizer = _recognizer(args, with_model=False, store=args.store)  # loaded once
     with _open_store(args.store, recognizer) as store:
         extract = extract_embeddings(dataset, store, recognizer, _progress("embedding"))
         train = train_model(store, args.model, spec.max_distance, spec.min_probability)
@@ -406,11 +421,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    p.add_argument("--models-dir", "--detector", dest="models_dir",
+    p.add_argument("--models-dir", dest="models_dir",
                    help="folder searched first for model files")  # fmt: skip
     p.add_argument("--embedder", default="facenet", help="embedding model (default: facenet)")
-    p.add_argument("-c", "--confidence", type=_PROBABILITY, default=0.5,
-                   help="minimum face detector score (default 0.5)")  # fmt: skip
+    p.add_argument("--detector", choices=sorted(DETECTORS),
+                   help="face detector (default: the one the store or recognizer file was made "
+                        "with, else the embedder's own: yunet for facenet, ssd for dlib)")  # fmt: skip
+    p.add_argument("--backend", choices=["auto", "opencv", "openvino"], default="auto",
+                   help="runtime for the embedder: auto (default) takes OpenVINO when installed "
+                        "(pip install '.[openvino]'), else OpenCV's cv2.dnn")  # fmt: skip
+    p.add_argument("-c", "--confidence", type=_PROBABILITY,
+                   help="minimum face detector score (default: the detector's own, "
+                        + ", ".join(f"{k} {v.confidence}" for k, v in DETECTORS.items()) + ")")  # fmt: skip
 
 
 def _thresholds(p: argparse.ArgumentParser) -> None:

@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from . import models
 from .align import face_crops
 from .models import ModelSpec
+from .runtimes import Runner, load_runner
 from .types import Detection, Embeddings, Image
 from .vectors import unit_rows
 
@@ -34,16 +34,9 @@ class AnyEmbedder(Protocol):
 class Embedder:
     """Owns the loaded embedding net; `spec.id` travels with every embedding it makes."""
 
-    def __init__(
-        self,
-        net: cv2.dnn.Net,
-        spec: ModelSpec,
-        batch_size: int = DEFAULT_BATCH,
-        center: np.ndarray | None = None,
-    ) -> None:
-        self.net = net
+    def __init__(self, runner: Runner, spec: ModelSpec, center: np.ndarray | None = None) -> None:
+        self.runner = runner
         self.spec = spec
-        self.batch_size = max(1, batch_size)
         self.center = center
 
     @property
@@ -71,13 +64,7 @@ class Embedder:
         return embed_crops(self._forward, crops, self.spec, self.center)
 
     def _forward(self, crops: Image) -> Embeddings:
-        dim = self.spec.output_dim
-        blob = self.preprocess(crops)
-        parts = []
-        for start in range(0, len(blob), self.batch_size):
-            self.net.setInput(blob[start : start + self.batch_size])
-            parts.append(self.net.forward().reshape(-1, dim))
-        return np.concatenate(parts).astype(np.float32)
+        return self.runner.run(self.preprocess(crops)).astype(np.float32)
 
 
 def embed_crops(
@@ -103,12 +90,16 @@ def embed_crops(
     return vectors if center is None else unit_rows(vectors - center)
 
 
-def load_embedder(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> AnyEmbedder:
-    """The embedder a spec describes: cv2.dnn nets here, dlib's in embed_dlib (optional)."""
+def load_embedder(
+    spec: ModelSpec,
+    models_dir: str | os.PathLike[str] | None = None,
+    backend: str = "auto",
+) -> AnyEmbedder:
+    """The embedder a spec describes: a net run by cv2.dnn or a faster installed runtime
+    (runtimes/), or dlib's (embed_dlib, optional)."""
     if spec.format == "dlib":
         from .embed_dlib import DlibEmbedder
 
         return DlibEmbedder(spec, models_dir)
-    return Embedder(
-        models.load_net(spec, models_dir), spec, center=models.load_center(spec, models_dir)
-    )
+    runner = load_runner(spec, models_dir, backend, DEFAULT_BATCH)
+    return Embedder(runner, spec, center=models.load_center(spec, models_dir))

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DatasetError, ImageError
+from .files import read_file
 from .imageio import (
     DECODED_BUDGET,
     DatasetItem,
     decode_image,
     over_budget,
-    read_file,
     scan_dataset,
 )
 from .prefetch import prefetch

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FaceRecError, ImageError
-from .imageio import read_file
+from .files import read_file
 
 DEFAULT_FOLDS = 10
 _TRUE = {"1", "yes", "true", "same", "y", "t"}

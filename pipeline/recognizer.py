@@ -10,7 +10,7 @@ import numpy as np
 
 from . import models
 from .classify import IdentityClassifier
-from .detect import FaceDetector
+from .detectors import Detector, load_detector
 from .embed import AnyEmbedder, load_embedder
 from .errors import ImageError, NoFaceError, NotTrainedError
 from .landmarks import Landmarker
@@ -45,7 +45,7 @@ class FaceRecognizer:
 
     def __init__(
         self,
-        detector: FaceDetector,
+        detector: Detector,
         landmarker: Landmarker,
         embedder: AnyEmbedder,
         classifier: IdentityClassifier | None = None,
@@ -60,22 +60,29 @@ class FaceRecognizer:
         cls,
         models_dir: str | os.PathLike[str] | None = None,
         embedder: str | models.ModelSpec = models.DEFAULT_EMBEDDER,
-        confidence: float = 0.5,
+        confidence: float | None = None,
         classifier: IdentityClassifier | None = None,
+        detector: str | None = None,
+        backend: str = "auto",
     ) -> FaceRecognizer:
-        """Load every model once (sha256-checked). The only factory; no globals."""
+        """Load every model once (sha256-checked). The only factory; no globals.
+
+        `confidence` is the detector's score threshold, by default its spec's measured one.
+        `detector` defaults to the embedder's own (ModelSpec.detector, measured on LFW).
+        `backend` runs the embedder: "auto" picks the fastest installed runtime (runtimes/).
+        """
         spec = (
             embedder if isinstance(embedder, models.ModelSpec) else models.embedder_spec(embedder)
         )
         return cls(
-            FaceDetector(models.load_net(models.DETECTOR, models_dir), models.DETECTOR, confidence),
+            load_detector(models.detector_spec(detector or spec.detector), models_dir, confidence),
             Landmarker(models.load_net(models.LANDMARKER, models_dir), models.LANDMARKER),
-            load_embedder(spec, models_dir),
+            load_embedder(spec, models_dir, backend),
             classifier,
         )
 
     def find_faces(self, image: Image, thorough: bool = True) -> list[Detection]:
-        """Detections with landmarks, best score first (`thorough`: see FaceDetector).
+        """Detections with landmarks, best score first (`thorough`: see SsdDetector).
 
         In thorough mode a weak detector hit (score under 0.7) must be confirmed by O-Net
         (face probability 0.5 or more): the group-photo pass otherwise found a face printed on

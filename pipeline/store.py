@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleModelError, StoreError
-from .models import mismatch_fix
+from .models import DETECTOR, mismatch_fix
 from .types import Embeddings
 
 try:
@@ -33,6 +33,7 @@ SCHEMA_VERSION = 1
 APPLICATION = "facerec-embeddings"
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
+LEGACY_DETECTOR = DETECTOR.id  # what made the stores written before the detector was recorded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -115,11 +116,19 @@ class EmbeddingStore:
     """An open store, tied to one embedder (id and dimension). Use as a context manager."""
 
     def __init__(
-        self, path: str | os.PathLike[str], embedder_id: str, dim: int, writer: bool = True
+        self,
+        path: str | os.PathLike[str],
+        embedder_id: str,
+        dim: int,
+        detector_id: str | None = None,
+        writer: bool = True,
     ) -> None:
+        """`detector_id` None (reading) accepts the store's own detector; a new store records
+        `detector_id` (None: the SSD, what made every store before detectors were recorded)."""
         self.path = Path(path)
         self.embedder_id = embedder_id
         self.dim = dim
+        self.detector_id = detector_id
         self._check_before_opening()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _WriterLock(self.path) if writer else None
@@ -149,7 +158,26 @@ class EmbeddingStore:
         SQLite's WAL gives a consistent snapshot even while an extraction is writing."""
         if not Path(path).is_file():
             raise StoreError(f"{path}: no embeddings database (run extract-embeddings first)")
-        return cls(path, embedder_id, dim, writer=False)
+        return cls(path, embedder_id, dim, None, writer=False)
+
+    @staticmethod
+    def detector_of(path: str | os.PathLike[str]) -> str | None:
+        """The detector id recorded in an existing store, read without changing it; None when
+        there is no readable facerec store there (opening it will say why)."""
+        p = Path(path)
+        if not p.is_file() or p.stat().st_size == 0:
+            return None
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return None
+        if meta.get("application") != APPLICATION:
+            return None
+        return str(meta.get("detector_id", LEGACY_DETECTOR))
 
     def _check_before_opening(self) -> None:
         """Refuse a path that is not a regular file, or a database that is not ours, before
@@ -208,6 +236,7 @@ class EmbeddingStore:
                     "schema_version": str(SCHEMA_VERSION),
                     "embedder_id": self.embedder_id,
                     "dim": str(self.dim),
+                    "detector_id": self.detector_id or LEGACY_DETECTOR,
                 }
                 self.conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
         if meta.get("application") != APPLICATION:
@@ -220,6 +249,13 @@ class EmbeddingStore:
         if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
             fix = mismatch_fix(str(meta.get("embedder_id")), self.embedder_id, "--store")
             raise IncompatibleModelError(f"{self.path}: {fix}")
+        found = meta.get("detector_id", LEGACY_DETECTOR)  # stores before YuNet: all the SSD's
+        if self.detector_id is not None and found != self.detector_id:
+            raise IncompatibleModelError(
+                f"{self.path}: its faces were found by {found}, not {self.detector_id}; crops of "
+                "two detectors do not mix: drop --detector, or pass another --store"
+            )
+        self.detector_id = found
 
     def close(self) -> None:
         self.conn.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .detect import iou
+from .boxes import iou
 from .recognizer import FaceRecognizer
 from .types import Detection, Image, Match, RecognizedFace
 

@@ -85,6 +85,7 @@ def train_model(
         method,
         far,
     )
+    model.detector_id = store.detector_id or model.detector_id
     model.save(path)
     return TrainReport(
         path=str(path),

@@ -25,7 +25,8 @@ def recognizer() -> FaceRecognizer:
 
 # Who each picture in examples/ shows, for a recognizer trained on dataset/ (bbt1: 4 strangers).
 EXAMPLE_NAMES = {
-    "obama_and_biden.jpg": ["biden", "obama"],
+    # YuNet also finds the girl at the right edge, looking down, whom the SSD missed
+    "obama_and_biden.jpg": ["biden", "obama", "unknown"],
     "kit_with_rose.jpg": ["kit_harington", "rose_leslie"],
     "johnsnow_test1.jpg": ["kit_harington"],
     "alex_lacamoire1.jpg": ["alex_lacamoire"],

@@ -19,24 +19,34 @@ REFERENCE = ROOT / "tests" / "data" / "reference_embeddings.json"
 IMAGE = "dataset/obama/obama.jpg"
 
 
+def key(embedder: str, detector: str) -> str:
+    return f"{embedder}@{detector}"
+
+
 def reference_vectors() -> dict[str, dict]:
-    """{embedder name: {id, image, embedding}} for every installed embedder."""
+    """{embedder@detector: {id, detector, image, embedding}} for every installed embedder and
+    every detector (the crops, hence the vectors, depend on the detector's boxes)."""
     out = {}
     image = read_image(ROOT / IMAGE)
     for name in models.EMBEDDERS:
-        try:
-            recognizer = FaceRecognizer.from_models_dir(embedder=name)
-        except ModelError as err:
-            print(f"{name}: not installed, kept as it was ({err})")
-            continue
-        [faces] = recognizer.embed_images([image])
-        vector = [round(float(v), 6) for v in faces.embeddings[0]]
-        out[name] = {"id": recognizer.embedder.id, "image": IMAGE, "embedding": vector}
+        for detector in models.DETECTORS:
+            try:
+                recognizer = FaceRecognizer.from_models_dir(
+                    embedder=name, detector=detector, backend="opencv"
+                )
+            except ModelError as err:
+                print(f"{name}: not installed, kept as it was ({err})")
+                break
+            [faces] = recognizer.embed_images([image])
+            vector = [round(float(v), 6) for v in faces.embeddings[0]]
+            out[key(name, detector)] = {"id": recognizer.embedder.id, "detector": detector,
+                                        "image": IMAGE, "embedding": vector}  # fmt: skip
     return out
 
 
 def main() -> None:
     old = json.loads(REFERENCE.read_text()) if REFERENCE.is_file() else {}
+    old = {k: v for k, v in old.items() if "@" in k}  # entries before detectors were recorded
     REFERENCE.write_text(json.dumps({**old, **reference_vectors()}, indent=1) + "\n")
     print(f"wrote {REFERENCE}")
 

@@ -112,7 +112,7 @@ def test_one_person_trains_a_distance_matcher(capsys, tmp_path: Path) -> None:
     doc = run_json(
         capsys, "recognize", str(EXAMPLES / "obama_and_biden.jpg"), "--model", model, "--no-output"
     )
-    assert names_in(doc)["obama_and_biden.jpg"] == ["obama", "unknown"]
+    assert names_in(doc)["obama_and_biden.jpg"] == ["obama", "unknown", "unknown"]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
                    "--store", str(out / "e.db"), "--model", str(out / "m.skops"),
                    "--output", str(out / "demo"))  # fmt: skip
     names = names_in(doc["recognize"])
-    assert names["obama_and_biden.jpg"] == ["biden", "obama"]
+    assert names["obama_and_biden.jpg"] == ["biden", "obama", "unknown"]
     assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
     assert doc["train"]["mode"] == "svm" and (out / "m.skops").is_file()
     assert (out / "demo" / "obama_and_biden.jpg").is_file()
@@ -182,3 +182,12 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
     proc.stdout.close()  # like head, gone before the answer is printed
     _, err = proc.communicate()
     assert proc.returncode == 141 and b"Traceback" not in err
+
+
+def test_a_recognizer_keeps_its_detector(capsys, trained) -> None:
+    """recognize uses the detector the recognizer was trained with; asking for another one is
+    refused in one line rather than matching crops of two detectors."""
+    assert main(["recognize", str(EXAMPLES / "obama1.jpg"), "-r", str(trained["model"]),
+                 "--detector", "ssd", "--no-output"]) == 1  # fmt: skip
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "trained on faces found by yunet-2026may-640, not res10-ssd-300-uint8" in line

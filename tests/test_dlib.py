@@ -26,7 +26,9 @@ def dlib_trained(tmp_path_factory) -> dict[str, Path]:
 def test_dlib_recognizes_the_examples(capsys, dlib_trained) -> None:
     doc = run_json(capsys, "recognize", str(EXAMPLES), "--embedder", "dlib",
                    "--model", str(dlib_trained["model"]), "--no-output")  # fmt: skip
-    assert names_in(doc) == EXAMPLE_NAMES
+    # dlib runs on the SSD's boxes (its own detector, measured on LFW), and the SSD misses the
+    # girl at the edge of obama_and_biden.jpg that YuNet finds
+    assert names_in(doc) == {**EXAMPLE_NAMES, "obama_and_biden.jpg": ["biden", "obama"]}
 
 
 def test_dlib_video(capsys, dlib_trained) -> None:

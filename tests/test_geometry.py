@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.align import ARCFACE_TEMPLATE, crop_padded, similarity_matrix, widen_box
-from pipeline.detect import clip_box
+from pipeline.boxes import clip_box
 from pipeline.landmarks import square_box
 
 

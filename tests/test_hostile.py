@@ -223,19 +223,19 @@ def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
     capsys, tmp_path: Path, monkeypatch, trained
 ) -> None:
     """OpenCV's own out-of-memory error (cv2.error) on one image used to end the whole run."""
-    from pipeline.detect import FaceDetector
+    from pipeline.recognizer import FaceRecognizer
 
     dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
     poisoned = cv2.imread(str(dataset / "obama" / "obama2.jpg")).shape
-    detect = FaceDetector.detect
+    find_faces = FaceRecognizer.find_faces
 
     def failing(self, image, thorough=True):
         if image.shape == poisoned:
             raise cv2.error("OpenCV(5.0.0) alloc.cpp:73: error: (-4:Insufficient memory) "
                             "Failed to allocate 15000000000 bytes in function 'OutOfMemoryError'")  # fmt: skip
-        return detect(self, image, thorough)
+        return find_faces(self, image, thorough)
 
-    monkeypatch.setattr(FaceDetector, "detect", failing)
+    monkeypatch.setattr(FaceRecognizer, "find_faces", failing)
     report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e",
                       str(tmp_path / "e.db"))  # fmt: skip
     assert report["people"] == {"biden": 2, "obama": 2}

@@ -59,3 +59,19 @@ def test_foreign_and_corrupt_files_are_refused(tmp_path: Path) -> None:
         EmbeddingStore(corrupt, "emb", 4)
     with pytest.raises(StoreError, match="extract-embeddings"):
         EmbeddingStore.open_existing(tmp_path / "absent.db", "emb", 4)
+
+
+def test_a_store_keeps_the_detector_that_made_its_crops(tmp_path: Path) -> None:
+    """Crops of two detectors differ (FaceNet vectors move by about 0.2), so they never mix."""
+    path = tmp_path / "s.db"
+    EmbeddingStore(path, "emb", 4, "yunet-x").close()
+    with pytest.raises(IncompatibleModelError, match="found by yunet-x, not res10"):
+        EmbeddingStore(path, "emb", 4, "res10-ssd-300-uint8")
+    with EmbeddingStore(path, "emb", 4) as store:  # no choice made: the store's own
+        assert store.detector_id == "yunet-x"
+    assert EmbeddingStore.detector_of(path) == "yunet-x"
+    old = tmp_path / "old.db"  # made before the detector was recorded: the SSD's
+    EmbeddingStore(old, "emb", 4, "res10-ssd-300-uint8").close()
+    with sqlite3.connect(old) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'detector_id'")
+    assert EmbeddingStore.detector_of(old) == "res10-ssd-300-uint8"

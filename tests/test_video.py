@@ -16,11 +16,12 @@ def test_hamilton_clip(capsys, trained) -> None:
     assert doc["frames"] == frames_in == int(written.get(cv2.CAP_PROP_FRAME_COUNT))
     assert doc["ended_by"] == "end of stream"
     names = doc["names"]
-    # Lin-Manuel Miranda is on screen in about 140 of the 275 frames (named in 138); by default
-    # faces are tracked, and no one else is named.
+    # Lin-Manuel Miranda is on screen in about 140 of the 275 frames (named in 141); by default
+    # faces are tracked, and no one else is named. YuNet finds 632 faces in the clip frame by
+    # frame (the SSD 270: it missed most of the audience); tracking embeds 68 of them.
     assert names.get("lin_manuel_miranda", 0) >= 130
     assert set(names) <= {"lin_manuel_miranda", "unknown"}
-    assert doc["detect_every"] == 3 and doc["faces_embedded"] < 60
+    assert doc["detect_every"] == 3 and doc["faces_embedded"] < 100
 
 
 def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:

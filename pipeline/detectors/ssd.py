@@ -1,12 +1,13 @@
-"""FaceDetector: the ResNet-10 SSD turns a BGR image into a list of face Detections."""
+"""SsdDetector: the ResNet-10 SSD (the design card's detector) turns a BGR image into Detections."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .models import ModelSpec
-from .types import Detection, Image
+from ..boxes import clip_box, iou
+from ..models import ModelSpec
+from ..types import Detection, Image
 
 # This SSD sometimes emits "ghost" boxes far outside the frame (seen on tight face crops);
 # a box reaching further than this fraction beyond an edge is dropped.
@@ -27,24 +28,7 @@ def _aspect_size(image: Image, short: int = 300, longest: int = 900) -> tuple[in
     return min(longest, round(w * scale)), min(longest, round(h * scale))
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two xyxy boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Clip an xyxy box to the image, as float32."""
-    out = np.asarray(box, dtype=np.float32).copy()
-    out[[0, 2]] = np.clip(out[[0, 2]], 0, width)
-    out[[1, 3]] = np.clip(out[[1, 3]], 0, height)
-    return out
-
-
-class FaceDetector:
+class SsdDetector:
     """Owns the loaded SSD; build once and reuse. Keeps no per-call state."""
 
     def __init__(self, net: cv2.dnn.Net, spec: ModelSpec, confidence: float = 0.5) -> None:
