@@ -16,6 +16,14 @@ from typing import Any
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
 _EXPORTS = {
+    "FaceRec": "api",
+    "load_image": "api",
+    "detect": "api",
+    "embed": "api",
+    "verify": "api",
+    "recognize": "api",
+    "find": "api",
+    "Neighbour": "search",
     "DatasetError": "errors",
     "FaceRecError": "errors",
     "ImageError": "errors",

@@ -44,6 +44,15 @@ def _progress(desc: str) -> Callable[[Iterable[T], int], Iterable[T]]:
     return wrap
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("facerec-pipeline")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _finite(value: Any) -> Any:
     """The document with every NaN or infinity as null: strict JSON parsers reject those tokens."""
     if isinstance(value, float):
@@ -237,6 +246,69 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_find(args: argparse.Namespace) -> int:
+    from .api import search_store
+    from .imageio import read_image
+
+    recognizer = _recognizer(args, with_model=False, store=args.store)
+    found = search_store(recognizer, read_image(args.image), args.store, args.top_k)
+    doc = {"image": args.image, "store": args.store, "neighbours": [n.to_dict() for n in found]}
+    lines = [f"{i}. {n.person}  {n.path}  d={n.distance:.2f}" for i, n in enumerate(found, 1)]
+    _emit(args, doc, lines or ["the store holds no embedded faces"])
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_store
+    from .models import embedder_spec
+    from .store import EmbeddingStore
+
+    spec = embedder_spec(args.embedder)
+    with EmbeddingStore.open_existing(args.store, spec.id, spec.output_dim) as store:
+        written = export_store(store, Path(args.output))
+    doc = {"faces": written.faces, "files": written.files, "embedder": spec.id,
+           "detector": written.detector}  # fmt: skip
+    lines = [f"{written.faces} faces exported: " + ", ".join(written.files)]
+    _emit(args, doc, lines)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .atomic import write_bytes
+    from .draw import draw_detections
+    from .imageio import read_image
+    from .recognize import list_inputs, output_path
+
+    recognizer = _recognizer(args, with_model=False)
+    images, skipped, lines = [], [], []
+    for path, relative in list_inputs(args.targets):
+        try:
+            image = read_image(path)
+        except FaceRecError as err:
+            skipped.append({"path": str(path), "reason": str(err).split(": ", 1)[-1]})
+            continue
+        found = recognizer.find_faces(image)
+        entry = {"path": str(path), "faces": [
+            {"box": d.box_list(), "score": round(d.score, 4),
+             "landmarks": None if d.landmarks is None else d.landmarks.round(1).tolist()}
+            for d in found]}  # fmt: skip
+        if not args.no_output:
+            import cv2
+
+            target = output_path(path, relative, Path(args.output))
+            ok, encoded = cv2.imencode(target.suffix or ".jpg", draw_detections(image, found))
+            if ok:
+                write_bytes(target, encoded.tobytes())
+                entry["annotated"] = str(target)
+        images.append(entry)
+        lines.append(f"{path}: {len(found)} faces" + "".join(
+            f" {d.box_list()} {d.score:.2f};" for d in found))  # fmt: skip
+    lines += [f"skipped {s['path']}: {s['reason']}" for s in skipped]
+    _emit(args, {"images": images, "skipped": skipped, "detector": recognizer.detector.spec.id},
+          lines)  # fmt: skip
+    return 0
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from .video import recognize_video
 
@@ -419,7 +491,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="print one JSON document on stdout (also accepted before the command)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     p.add_argument("--models-dir", dest="models_dir",
                    help="folder searched first for model files")  # fmt: skip
@@ -488,6 +561,8 @@ def _crop_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facerec", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"facerec {_version()}")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("extract-embeddings", help="embed the faces of a folder-per-person dataset")
@@ -516,6 +591,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
     p.set_defaults(func=cmd_recognize)
+
+    p = sub.add_parser("find", help="the enrolled faces nearest to the face in a photo")
+    _common(p)
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-k", "--top-k", type=_COUNT, default=5, help="how many (default 5)")
+    p.set_defaults(func=cmd_find)
+
+    p = sub.add_parser("export", help="write the stored embeddings as .npy, CSV and JSON Lines")
+    _common(p)
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-o", "--output", default="output/export",
+                   help="folder for embeddings.npy, faces.csv, faces.jsonl (default output/export)")  # fmt: skip
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("detect", help="find faces (boxes, landmarks, scores); no model needed")
+    _common(p)
+    p.add_argument("targets", nargs="+", metavar="IMAGE|DIR")
+    p.add_argument("-o", "--output", default="output/detected", help="folder for annotated images")
+    p.add_argument("--no-output", action="store_true", help="do not write annotated images")
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("recognize-video", help="name faces in a video file, camera or stream")
     _common(p)

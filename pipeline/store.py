@@ -73,6 +73,17 @@ class ImageRecord:
     embedding: np.ndarray | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFace:
+    """One embedded face as the store holds it (export, find)."""
+
+    relpath: str
+    person: str
+    box: list[float] | None
+    score: float | None
+    embedding: np.ndarray
+
+
 class _WriterLock:
     """One writer per store: an exclusive flock on `<store>.lock`, released on close or exit.
 
@@ -352,3 +363,16 @@ class EmbeddingStore:
             return [], np.zeros((0, self.dim), np.float32), []
         matrix = np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
         return [r[0] for r in rows], matrix, [r[2] for r in rows]
+
+    def records(self) -> list[StoredFace]:
+        """Every embedded face with its person, source path, box and score, in path order."""
+        rows = self.conn.execute(
+            "SELECT relpath, person, box, score, embedding FROM images WHERE status = ? "
+            "ORDER BY relpath",
+            (STATUS_OK,),
+        ).fetchall()
+        return [
+            StoredFace(r[0], r[1], json.loads(r[2]) if r[2] else None, r[3],
+                       np.frombuffer(r[4], dtype="<f4").astype(np.float32))
+            for r in rows
+        ]  # fmt: skip

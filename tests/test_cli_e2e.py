@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -191,3 +192,11 @@ def test_a_recognizer_keeps_its_detector(capsys, trained) -> None:
                  "--detector", "ssd", "--no-output"]) == 1  # fmt: skip
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "trained on faces found by yunet-2026may-640, not res10-ssd-300-uint8" in line
+
+
+def test_version_and_json_before_the_command(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("facerec ")
+    assert main(["--json", "detect", str(EXAMPLES / "obama1.jpg"), "--no-output"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["images"][0]["faces"]) == 1

@@ -10,6 +10,8 @@ from conftest import BBT, CLIP, DATASET, EXAMPLE_NAMES, EXAMPLES, ROOT, names_in
 
 from pipeline.cli import main
 
+pytestmark = pytest.mark.slow  # runs dlib's 150 ms-a-face embedder
+
 dlib = pytest.importorskip("dlib")
 
 

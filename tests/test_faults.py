@@ -24,6 +24,8 @@ from pipeline.errors import IncompatibleModelError
 from pipeline.models import embedder_spec
 from pipeline.store import EmbeddingStore
 
+pytestmark = pytest.mark.slow  # kills and restarts runs over a few hundred images
+
 CLI = [sys.executable, "-m", "pipeline"]
 
 
@@ -69,6 +71,7 @@ def rows_stored(store: Path) -> int:
 def test_kill_9_during_extract_leaves_a_consistent_store_and_the_rerun_resumes(
     capsys, tmp_path
 ) -> None:
+
     dataset = big_dataset(tmp_path / "dataset")
     images = sum(1 for _ in dataset.rglob("*.*g"))
     store = tmp_path / "e.db"

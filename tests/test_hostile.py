@@ -33,6 +33,7 @@ def run_cli(argv: list[str], cap_bytes: int | None = None) -> subprocess.Complet
                           preexec_fn=limit)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_fifo_and_a_device_link_in_a_person_folder_are_skipped(tmp_path: Path) -> None:
     dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
     os.mkfifo(dataset / "obama" / "photo.jpg")  # opening it for reading would block forever
@@ -62,6 +63,7 @@ def test_a_pairs_file_that_is_a_device_is_one_line(tmp_path: Path, capsys) -> No
     assert err == [f"error: pairs file {pairs}: not a regular file"]
 
 
+@pytest.mark.slow
 def test_a_1x50000_jpeg_stays_small_under_a_memory_cap(tmp_path: Path, trained) -> None:
     """13 KB on disk; the padded search used to square it (15 GB, 100 s)."""
     strip = tmp_path / "strip.jpg"
@@ -248,6 +250,7 @@ def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
     assert [Path(s["path"]).name for s in doc["skipped"]] == ["obama2.jpg"]
 
 
+@pytest.mark.slow
 def test_big_photos_stay_within_the_decoded_pixel_budget(tmp_path: Path) -> None:
     """12 phone photos of 48 MP (144 MB each as pixels): the 16-image read-ahead held them all,
     a 2.1 GB peak. Now a read-ahead and a batch each hold 128 MB of pixels (or one photo):
@@ -267,6 +270,7 @@ def test_big_photos_stay_within_the_decoded_pixel_budget(tmp_path: Path) -> None
     assert run.peak_mb < 1280, f"peak {run.peak_mb:.0f} MB"
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_recognizer_is_refused_before_it_inflates(tmp_path: Path) -> None:
     """1 MB on disk, 1 GB unpacked: refused from the archive's directory, in bounded memory."""
     import zipfile
@@ -297,6 +301,7 @@ def test_an_absurd_camera_index_is_one_line(capsys, trained, index: str) -> None
     ]
 
 
+@pytest.mark.slow
 def test_a_huge_image_in_a_format_without_a_readable_header_is_refused(
     tmp_path: Path, trained
 ) -> None:

@@ -29,6 +29,8 @@ needs_permissions = pytest.mark.skipif(
     not permissions_bind(), reason="root here cannot give up overriding file permissions"
 )
 
+pytestmark = pytest.mark.slow  # runs the CLI in child processes against real faults
+
 
 def hidden_temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name)

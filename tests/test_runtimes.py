@@ -28,6 +28,7 @@ def real_crops(recognizer: FaceRecognizer) -> np.ndarray:
     return np.concatenate(crops)
 
 
+@pytest.mark.slow
 @needs_openvino
 def test_openvino_embeddings_equal_opencv_ones(recognizer: FaceRecognizer) -> None:
     from pipeline.embed import load_embedder
@@ -53,6 +54,7 @@ def test_auto_takes_the_fastest_installed_backend() -> None:
         choose_backend(dlib, "openvino")
 
 
+@pytest.mark.slow
 @needs_openvino
 def test_the_converted_model_is_cached_and_checked(tmp_path, monkeypatch) -> None:
     """The conversion (about 0.9 s) is kept; a damaged cached copy is converted again."""

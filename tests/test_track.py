@@ -44,6 +44,7 @@ def known_names(faces) -> list[str]:
     return sorted(f.match.name for f in faces if f.match.name is not None)
 
 
+@pytest.mark.slow
 def test_tracking_agrees_with_per_frame_recognition(recognizer, trained, clip_frames) -> None:
     recognizer.classifier = IdentityClassifier.load(trained["model"])
     try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import cv2
+import pytest
 from conftest import CLIP, run_json
+
+pytestmark = pytest.mark.slow  # decodes the Hamilton clip
 
 
 def test_hamilton_clip(capsys, trained) -> None:
