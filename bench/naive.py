@@ -15,12 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import imutils
 import numpy as np
 
 from pipeline import models
 
 CONFIDENCE = 0.5
+
+
+def resize_width(image: np.ndarray, width: int) -> np.ndarray:
+    """imutils.resize(image, width=...), which the scripts call: that width, same aspect ratio,
+    INTER_AREA (imutils is not a dependency: nothing in the product uses it)."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, (width, int(h * width / float(w))), interpolation=cv2.INTER_AREA)
 
 
 def _read_net(spec: models.ModelSpec) -> cv2.dnn.Net:
@@ -78,7 +84,7 @@ class NaiveLoop:
             image = cv2.imread(str(path))
             if image is None:
                 continue
-            image = imutils.resize(image, width=600)
+            image = resize_width(image, 600)
             for _, vec in self._faces(image, best_only=True):
                 out[path] = vec
         return out
@@ -91,7 +97,7 @@ class NaiveLoop:
             ok, frame = capture.read()
             if not ok:
                 break
-            frame = imutils.resize(frame, width=600)
+            frame = resize_width(frame, 600)
             names = [classify(vec) for _, vec in self._faces(frame, best_only=False)]
             names_per_frame.append(names)
         capture.release()

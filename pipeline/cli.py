@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -209,6 +210,55 @@ def _faces_line(result: Any, classifier: Any) -> str:
     return f"{result.path}: {faces or 'no face'}"
 
 
+class _Rows:
+    """One line per result as soon as it is known (--format jsonl or csv), so a large folder
+    streams into another program; csv gets its header first."""
+
+    def __init__(self, fmt: str, fields: list[str]) -> None:
+        import csv
+
+        self.fmt, self.fields = fmt, fields
+        self._csv = csv.DictWriter(sys.stdout, fields, extrasaction="ignore", lineterminator="\n")
+        if fmt == "csv":
+            self._csv.writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fmt == "jsonl":
+            print(json.dumps(_finite(row), ensure_ascii=False, allow_nan=False))
+        else:
+            self._csv.writerow({k: "" if v is None else v for k, v in row.items()})
+        sys.stdout.flush()
+
+
+_FACE_FIELDS = ["path", "face", "name", "distance", "probability", "candidate", "x1", "y1", "x2",
+                "y2", "score", "error"]  # fmt: skip
+
+
+def _box_fields(box: list[int]) -> dict[str, int]:
+    return dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
+
+
+def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recognizer: Any) -> int:
+    from .recognize import list_inputs, recognize_images
+    from .types import Skip
+
+    rows = _Rows(args.format, _FACE_FIELDS)
+    output = None if args.no_output else args.output
+    for item in recognize_images(list_inputs(targets), recognizer, output):
+        if isinstance(item, Skip):
+            rows.write({"path": item.path, "error": item.reason})
+            continue
+        if not item.faces:
+            rows.write({"path": item.path, "error": "no face"})
+        for n, face in enumerate(item.faces):
+            rows.write({"path": item.path, "face": n, "name": face.match.label,
+                        "distance": round(face.match.distance, 4),
+                        "probability": round(face.match.probability, 4),
+                        "candidate": face.match.candidate,
+                        **_box_fields(face.detection.box_list())})  # fmt: skip
+    return 0
+
+
 def run_recognize(
     args: argparse.Namespace, targets: Sequence[str], recognizer: Any = None
 ) -> tuple[list[Any], list[Any]]:
@@ -231,6 +281,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     if not targets:
         raise FaceRecError("recognize needs an IMAGE or DIR (or --image PATH)")
     recognizer = _recognizer(args, with_model=True)
+    if args.format in ("jsonl", "csv"):
+        return _stream_recognize(args, targets, recognizer)
     results, skipped = run_recognize(args, targets, recognizer)
     classifier = recognizer.classifier
     doc = {
@@ -252,6 +304,11 @@ def cmd_find(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     found = search_store(recognizer, read_image(args.image), args.store, args.top_k)
+    if args.format in ("jsonl", "csv"):
+        rows = _Rows(args.format, ["rank", "person", "path", "distance"])
+        for rank, n in enumerate(found, 1):
+            rows.write({"rank": rank, **n.to_dict()})
+        return 0
     doc = {"image": args.image, "store": args.store, "neighbours": [n.to_dict() for n in found]}
     lines = [f"{i}. {n.person}  {n.path}  d={n.distance:.2f}" for i, n in enumerate(found, 1)]
     _emit(args, doc, lines or ["the store holds no embedded faces"])
@@ -281,11 +338,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False)
     images, skipped, lines = [], [], []
+    fields = ["path", "face", "x1", "y1", "x2", "y2", "score", "error"]
+    rows = _Rows(args.format, fields) if args.format in ("jsonl", "csv") else None
     for path, relative in list_inputs(args.targets):
         try:
             image = read_image(path)
         except FaceRecError as err:
             skipped.append({"path": str(path), "reason": str(err).split(": ", 1)[-1]})
+            if rows is not None:
+                rows.write({"path": str(path), "error": skipped[-1]["reason"]})
             continue
         found = recognizer.find_faces(image)
         entry = {"path": str(path), "faces": [
@@ -300,12 +361,19 @@ def cmd_detect(args: argparse.Namespace) -> int:
             if ok:
                 write_bytes(target, encoded.tobytes())
                 entry["annotated"] = str(target)
+        if rows is not None:
+            for n, face in enumerate(entry["faces"]):
+                rows.write({"path": str(path), "face": n, "score": face["score"],
+                            **_box_fields(face["box"])})  # fmt: skip
+            if not found:
+                rows.write({"path": str(path), "error": "no face"})
         images.append(entry)
         lines.append(f"{path}: {len(found)} faces" + "".join(
             f" {d.box_list()} {d.score:.2f};" for d in found))  # fmt: skip
     lines += [f"skipped {s['path']}: {s['reason']}" for s in skipped]
-    _emit(args, {"images": images, "skipped": skipped, "detector": recognizer.detector.spec.id},
-          lines)  # fmt: skip
+    if rows is None:
+        _emit(args, {"images": images, "skipped": skipped,
+                     "detector": recognizer.detector.spec.id}, lines)  # fmt: skip
     return 0
 
 
@@ -490,22 +558,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------------------
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or action.default in (None, False, argparse.SUPPRESS)
+            or "default" in text
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _basic(p: argparse.ArgumentParser) -> None:
+    """Options every command has: output form, logging, the embedder (stores are per embedder)."""
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="print one JSON document on stdout (also accepted before the command)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    p.add_argument("--embedder", default="facenet", help="embedding model: facenet or dlib")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """_basic plus the options of commands that load the nets."""
+    _basic(p)
     p.add_argument("--models-dir", dest="models_dir",
                    help="folder searched first for model files")  # fmt: skip
-    p.add_argument("--embedder", default="facenet", help="embedding model (default: facenet)")
     p.add_argument("--detector", choices=sorted(DETECTORS),
                    help="face detector (default: the one the store or recognizer file was made "
                         "with, else the embedder's own: yunet for facenet, ssd for dlib)")  # fmt: skip
     p.add_argument("--backend", choices=["auto", "opencv", "openvino"], default="auto",
-                   help="runtime for the embedder: auto (default) takes OpenVINO when installed "
+                   help="runtime for the embedder: auto takes OpenVINO when installed "
                         "(pip install '.[openvino]'), else OpenCV's cv2.dnn")  # fmt: skip
     p.add_argument("-c", "--confidence", type=_PROBABILITY,
                    help="minimum face detector score (default: the detector's own, "
                         + ", ".join(f"{k} {v.confidence}" for k, v in DETECTORS.items()) + ")")  # fmt: skip
+
+
+def _format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table",
+                   help="table, one JSON document (= --json), or one line per face as it is "
+                        "done: jsonl or csv")  # fmt: skip
 
 
 def _thresholds(p: argparse.ArgumentParser) -> None:
@@ -560,24 +654,32 @@ def _crop_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facerec", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="facerec",
+        description="Offline face recognition: enrol a folder per person, then name faces in "
+        "photos and videos. Each command has --help.",
+    )
     parser.add_argument("--version", action="version", version=f"facerec {_version()}")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(  # type: ignore[method-assign]
+        sub.add_parser, formatter_class=_Help
+    )
 
     p = sub.add_parser("extract-embeddings", help="embed the faces of a folder-per-person dataset")
     _common(p)
-    p.add_argument(
-        "-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg (default: dataset)"
-    )
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")
-    _common(p)
+    _basic(p)
     _thresholds(p)
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
-    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file (train-model writes it)")  # fmt: skip
     _classifier_options(p)
     p.set_defaults(func=cmd_train)
 
@@ -587,21 +689,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="*", metavar="IMAGE|DIR",
                    help="images and folders, as many as you like (a shell glob works)")  # fmt: skip
     p.add_argument("-i", "--image", help="one more IMAGE|DIR")
-    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file (train-model writes it)")  # fmt: skip
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
+    _format(p)
     p.set_defaults(func=cmd_recognize)
 
     p = sub.add_parser("find", help="the enrolled faces nearest to the face in a photo")
     _common(p)
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
     p.add_argument("-k", "--top-k", type=_COUNT, default=5, help="how many (default 5)")
+    _format(p)
     p.set_defaults(func=cmd_find)
 
     p = sub.add_parser("export", help="write the stored embeddings as .npy, CSV and JSON Lines")
-    _common(p)
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
+    _basic(p)
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
     p.add_argument("-o", "--output", default="output/export",
                    help="folder for embeddings.npy, faces.csv, faces.jsonl (default output/export)")  # fmt: skip
     p.set_defaults(func=cmd_export)
@@ -611,12 +718,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="+", metavar="IMAGE|DIR")
     p.add_argument("-o", "--output", default="output/detected", help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
+    _format(p)
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("recognize-video", help="name faces in a video file, camera or stream")
     _common(p)
     _thresholds(p)
-    p.add_argument("-i", "--input", default="0", help="FILE, CAMERA_INDEX or URL (default: 0)")
+    p.add_argument("-i", "--input", default="0", help="FILE, CAMERA_INDEX or URL")
     p.add_argument(
         "-o", "--output", help="annotated video (default for files: output/<name>_recognized.mp4)"
     )
@@ -626,7 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-every", type=_COUNT, default=3, metavar="N",
                    help="detect faces every N frames and track them in between (default 3; "
                    "1 = detect and embed every face of every frame)")  # fmt: skip
-    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file (train-model writes it)")  # fmt: skip
     p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("verify", help="are two images the same person? (main face of each)")
@@ -671,17 +780,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="extract, train and recognize on the bundled sample")
     _common(p)
-    p.add_argument("-d", "--dataset", default="dataset")
-    p.add_argument("--examples", default="examples")
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE)
-    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL)
-    p.add_argument("-o", "--output", default="output/demo")
+    p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg to enrol")
+    p.add_argument("--examples", default="examples", help="images to name")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file (train-model writes it)")  # fmt: skip
+    p.add_argument("-o", "--output", default="output/demo", help="folder for annotated images")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "format", None) == "json":
+        args.json = True
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s: %(message)s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -200,3 +201,50 @@ def test_version_and_json_before_the_command(capsys) -> None:
     assert done.value.code == 0 and capsys.readouterr().out.startswith("facerec ")
     assert main(["--json", "detect", str(EXAMPLES / "obama1.jpg"), "--no-output"]) == 0
     assert len(json.loads(capsys.readouterr().out)["images"][0]["faces"]) == 1
+
+
+def test_recognize_jsonl_streams_one_line_per_face(trained, tmp_path: Path) -> None:
+    """The first line comes out before the last image is read: the last file is deleted once
+    the first line has arrived, and the run reports it missing instead of naming it."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n in range(24):
+        shutil.copy(EXAMPLES / "obama1.jpg", folder / f"a{n:02d}.jpg")
+    last = folder / "z_last.jpg"
+    shutil.copy(EXAMPLES / "obama1.jpg", last)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "recognize", str(folder), "-r",
+                             str(trained["model"]), "--no-output", "--format", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    last.unlink()
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert first["path"].endswith("a00.jpg") and first["name"] == "obama"
+    rows = [first] + [json.loads(line) for line in rest.splitlines()]
+    assert len(rows) == 25 and all(r["name"] == "obama" for r in rows[:24])
+    assert rows[-1]["path"] == str(last) and rows[-1]["error"] == "no such file"
+
+
+def test_recognize_csv_has_a_header_and_a_row_per_face(capsys, trained) -> None:
+    assert main(["recognize", str(EXAMPLES / "obama_and_biden.jpg"), "-r", str(trained["model"]),
+                 "--no-output", "--format", "csv"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("path,face,name,distance")
+    assert sorted(line.split(",")[2] for line in lines[1:]) == ["biden", "obama", "unknown"]
+
+
+def test_every_option_is_documented_and_train_model_takes_no_detector_options() -> None:
+    from pipeline.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+    train = commands.choices["train-model"].format_help()
+    assert "--confidence" not in train and "--detector" not in train and "(default: " in train
