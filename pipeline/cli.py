@@ -382,7 +382,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     output = args.output
     if output is None and not args.no_output and Path(args.input).is_file():
-        output = str(Path("output") / f"{Path(args.input).stem}_recognized.mp4")
+        output = str(Path("output") / f"{Path(args.input).stem}_recognized.webm")
     if args.no_output:
         output = None
     recognizer = _recognizer(args, with_model=True)

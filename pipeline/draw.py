@@ -16,19 +16,27 @@ DETECTED_COLOUR = (230, 160, 30)
 
 
 def _style(image: Image) -> tuple[float, int]:
-    """Label scale and line thickness that follow the image's size."""
-    scale = max(0.4, min(image.shape[:2]) / 900.0)
-    return scale, max(1, int(round(2 * scale)))
+    """Font scale and line thickness that follow the image's size: labels at least about 11 px
+    high (a 360p video frame), about 3% of the short side above that."""
+    font = max(0.45, min(image.shape[:2]) / 720.0)
+    return font, max(1, int(round(2 * font)))
+
+
+def label_height(image: Image) -> int:
+    """Pixel height of a label's text on this image (for tests and layout)."""
+    font, thickness = _style(image)
+    (_, height), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, font, thickness)
+    return height + base
 
 
 def _label(out: Image, box: list[int], text: str, colour: tuple[int, int, int]) -> None:
-    scale, thickness = _style(out)
+    font, thickness = _style(out)
     x1, y1, x2, y2 = box
     cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thickness)
     top = y1 - th - base - 4 if y1 - th - base - 4 >= 0 else y2
     cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + base + 4), colour, cv2.FILLED)
-    cv2.putText(out, text, (x1 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
+    cv2.putText(out, text, (x1 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font,
                 (255, 255, 255), thickness, cv2.LINE_AA)  # fmt: skip
 
 

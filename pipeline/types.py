@@ -212,6 +212,8 @@ class VideoReport:
     latency_ms: float = 0.0
     latency_ms_p95: float = 0.0
     dropped: int = 0
+    timeline: dict[str, list[Any]] = field(default_factory=dict)  # name -> [Appearance]
+    source_fps: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,6 +228,8 @@ class VideoReport:
             "latency_ms": _round(self.latency_ms, 1),
             "latency_ms_p95": _round(self.latency_ms_p95, 1),
             "dropped_frames": self.dropped,
+            "source_fps": _round(self.source_fps, 3),
+            "timeline": {n: [a.to_dict() for a in r] for n, r in self.timeline.items()},
         }
 
 

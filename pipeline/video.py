@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from .errors import VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
+from .timeline import timeline
 from .track import DETECT_EVERY, FaceTracker
 from .types import Image, RecognizedFace, VideoReport
 
@@ -28,7 +30,11 @@ log = logging.getLogger(__name__)
 
 WINDOW = "facerec"
 MAX_CAMERA_INDEX = 9999
-_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+# .webm (VP8) plays in browsers; VP9 encoded at 10 frames/s here, VP8 at 52 (640x360), and this
+# OpenCV build has no H.264 encoder. .mp4 (MPEG-4 Part 2) is 20x quicker to write but browsers
+# do not play it. OpenCV writes no audio.
+_FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG",
+           ".mkv": "MJPG"}  # fmt: skip
 
 
 def open_source(source: str) -> tuple[cv2.VideoCapture, str]:
@@ -100,10 +106,29 @@ def check_video(path: Path | None, frames: int, output: object) -> None:
         )
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for a moment (OpenCV's FFmpeg wrapper writes to it directly,
+    past OPENCV_LOG_LEVEL). Does nothing under -v (OPENCV_LOG_LEVEL not SILENT)."""
+    if os.environ.get("OPENCV_LOG_LEVEL") != "SILENT":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _open_writer(path: Path, fps: float, frame: Image) -> cv2.VideoWriter:
     fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(path.suffix.lower(), "mp4v"))
     height, width = frame.shape[:2]
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
+    with _quiet_stderr():  # FFmpeg prints a harmless note about WebM's codec tag on every run
+        writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
     if not writer.isOpened():
         raise VideoError(f"{path}: cannot write video here (use .mp4 or .avi)")
     return writer
@@ -156,6 +181,7 @@ def recognize_video(
         log.warning("--display ignored: no display, or this OpenCV build has no GUI")
     tracker = FaceTracker(recognizer, detect_every)
     state = _Run(ended_by="end of stream" if kind == "file" else "camera or stream lost")
+    state.source_fps = fps_in
     start = time.perf_counter()
     with ExitStack() as stack:
         stack.callback(capture.release)
@@ -197,8 +223,12 @@ class _Run:
     names: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     writer: cv2.VideoWriter | None = None
+    named_frames: dict[str, list[int]] = field(default_factory=dict)
+    source_fps: float = 30.0
 
     def count(self, faces: list[RecognizedFace], latency: float) -> None:
+        for name in {f.match.name for f in faces} - {None}:
+            self.named_frames.setdefault(str(name), []).append(self.frames)
         self.frames += 1
         self.with_faces += bool(faces)
         self.names.update({f.match.label for f in faces})
@@ -220,6 +250,8 @@ class _Run:
             latency_ms=float(np.mean(ms)),
             latency_ms_p95=float(np.percentile(ms, 95)),
             dropped=dropped,
+            timeline=timeline(self.named_frames, self.source_fps),
+            source_fps=self.source_fps,
         )
 
 

@@ -43,3 +43,15 @@ def test_template_maps_onto_itself() -> None:
 def test_square_box_and_clip_box() -> None:
     np.testing.assert_allclose(square_box(np.array([0, 0, 10, 20], np.float32)), [-5, 0, 15, 20])
     np.testing.assert_allclose(clip_box(np.array([-3, 5, 120, 90]), 100, 80), [0, 5, 100, 80])
+
+
+def test_labels_follow_the_frame_size() -> None:
+    """A 360p video frame got labels about 8 px high; now about 5% of the short side, at
+    least 14 px, and never a large share of a small picture."""
+    import numpy as np
+
+    from pipeline.draw import label_height
+
+    for height, width in ((360, 640), (250, 250), (1080, 1920), (1428, 2000)):
+        size = label_height(np.zeros((height, width, 3), np.uint8))
+        assert 14 <= size <= 0.07 * min(height, width), (height, width, size)

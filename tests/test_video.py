@@ -10,7 +10,9 @@ pytestmark = pytest.mark.slow  # decodes the Hamilton clip
 
 
 def test_hamilton_clip(capsys, trained) -> None:
-    output = trained["work"] / "clip.mp4"
+    """The annotated video is WebM with VP8, which Chromium plays (checked by probing the file:
+    the WebM/Matroska EBML signature and OpenCV's reading of its codec)."""
+    output = trained["work"] / "clip.webm"
     doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(output),
                    "--model", str(trained["model"]))  # fmt: skip
     source = cv2.VideoCapture(str(CLIP))
@@ -25,6 +27,14 @@ def test_hamilton_clip(capsys, trained) -> None:
     assert names.get("lin_manuel_miranda", 0) >= 130
     assert set(names) <= {"lin_manuel_miranda", "unknown"}
     assert doc["detect_every"] == 3 and doc["faces_embedded"] < 100
+    assert output.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM/Matroska file
+    assert int(written.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP80"
+    # The timeline covers every frame Lin is named in, in few ranges, in seconds too.
+    ranges = doc["timeline"]["lin_manuel_miranda"]
+    covered = sum(r["last_frame"] - r["first_frame"] + 1 for r in ranges)
+    assert names["lin_manuel_miranda"] <= covered <= doc["frames"] and len(ranges) <= 4
+    fps = doc["source_fps"]
+    assert all(r["start_s"] == pytest.approx(r["first_frame"] / fps, abs=1e-3) for r in ranges)
 
 
 def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
