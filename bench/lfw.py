@@ -86,6 +86,7 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=LFW_DEV / "images")
     parser.add_argument("--pairs", type=Path, default=LFW_DEV / "pairs.txt")
     parser.add_argument("--variant", action="append", help="repeatable; default: a set of variants")
+    parser.add_argument("--detector", default=None, help="ssd or yunet (default: the embedder's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not args.pairs.is_file():
@@ -93,7 +94,7 @@ def main() -> int:
         return 0
     pairs = read_pairs(args.pairs, args.root)
     paths = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
-    base = FaceRecognizer.from_models_dir()
+    base = FaceRecognizer.from_models_dir(detector=args.detector)
     images, found = {}, {}
     start = time.perf_counter()
     for path in paths:

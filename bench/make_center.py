@@ -45,7 +45,8 @@ def main() -> int:
         print(f"skipped: {args.root} not found (LFW dev folds live in ../shared)")
         return 0
     raw = dataclasses.replace(spec, center=None)
-    recognizer = FaceRecognizer.from_models_dir(embedder=raw)
+    # The shipped vector was made on the SSD's crops (before YuNet); pin it to reproduce its sha256.
+    recognizer = FaceRecognizer.from_models_dir(embedder=raw, detector="ssd", backend="opencv")
     found, skipped = embed_paths(recognizer, list_images(args.root))
     mean = np.concatenate(list(found.values())).mean(axis=0).astype(np.float32)
     buffer = io.BytesIO()

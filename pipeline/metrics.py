@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import rankdata
+from sklearn.metrics import det_curve, roc_auc_score, roc_curve
 
 
 def _arrays(distances: ArrayLike, same: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -118,24 +118,21 @@ def kfold_accuracy(
 def roc_points(
     distances: ArrayLike, same: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(FAR, TAR) at every candidate threshold, FAR ascending; needs both kinds of pair."""
+    """(FAR, TAR) at every threshold, FAR ascending (scikit-learn's roc_curve on the negated
+    distance, every point kept); needs both kinds of pair."""
     d, s = _arrays(distances, same)
     if s.all() or not s.any():
         raise ValueError("ROC needs both same-person and different-person pairs")
-    _, accepted_same, accepted_diff = _sweep(d, s)
-    return accepted_diff / (~s).sum(), accepted_same / s.sum()
+    far, tar, _ = roc_curve(s, -d, drop_intermediate=False)
+    return far.astype(np.float64), tar.astype(np.float64)
 
 
 def roc_auc(distances: ArrayLike, same: ArrayLike) -> float:
     """Area under the ROC curve: the chance a random same pair is closer than a different one."""
     d, s = _arrays(distances, same)
-    n_same, n_diff = int(s.sum()), int((~s).sum())
-    if n_same == 0 or n_diff == 0:
+    if s.all() or not s.any():
         raise ValueError("AUC needs both same-person and different-person pairs")
-    # Mann-Whitney: each different pair's rank counts the same pairs closer than it (ties 1/2).
-    ranks = rankdata(d)
-    closer = ranks[~s].sum() - n_diff * (n_diff + 1) / 2
-    return float(closer / (n_same * n_diff))
+    return float(roc_auc_score(s, -d))
 
 
 def tar_at_far(distances: ArrayLike, same: ArrayLike, far: float) -> float:
@@ -146,8 +143,11 @@ def tar_at_far(distances: ArrayLike, same: ArrayLike, far: float) -> float:
 
 
 def equal_error_rate(distances: ArrayLike, same: ArrayLike) -> float:
-    """The error rate where false accepts and false rejects are equal (nearest ROC point)."""
-    far, tar = roc_points(distances, same)
-    frr = 1.0 - tar
+    """The error rate where false accepts and false rejects are equal (nearest point of
+    scikit-learn's det_curve)."""
+    d, s = _arrays(distances, same)
+    if s.all() or not s.any():
+        raise ValueError("EER needs both same-person and different-person pairs")
+    far, frr, _ = det_curve(s, -d)
     best = int(np.argmin(np.abs(far - frr)))
     return float((far[best] + frr[best]) / 2)
