@@ -51,6 +51,7 @@ def main() -> int:
     mean = np.concatenate(list(found.values())).mean(axis=0).astype(np.float32)
     buffer = io.BytesIO()
     np.save(buffer, mean, allow_pickle=False)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     target = args.out_dir / spec.center.name
     target.write_bytes(buffer.getvalue())
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
