@@ -108,11 +108,13 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
     )
 
 
-def _open_store(path: str, recognizer: Any) -> Any:
+def _open_store(path: str, recognizer: Any, all_faces: bool | None = None) -> Any:
     from .store import EmbeddingStore
 
     spec = recognizer.embedder.spec
-    return EmbeddingStore(path, spec.id, spec.output_dim, recognizer.detector.spec.id)
+    return EmbeddingStore(
+        path, spec.id, spec.output_dim, recognizer.detector.spec.id, all_faces=all_faces
+    )
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -122,8 +124,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_embeddings
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
-    with _open_store(args.store, recognizer) as store:
+    all_faces = True if args.all_faces else None  # None: the store's own way, new: main faces
+    with _open_store(args.store, recognizer, all_faces) as store:
         report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
+        stored = len(store.records()) if store.all_faces else None
     lines = [
         f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.skipped)} skipped",
@@ -143,8 +147,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
         f"(median distance {s.distance:.2f}); check the folder"
         for s in report.suspects
     ]
-    lines.append(f"store: {args.store}")
-    _emit(args, report.to_dict(), lines)
+    lines.append(f"store: {args.store}" + (f" ({stored} faces, every face kept)" if stored else ""))
+    doc = report.to_dict() | ({"faces_stored": stored} if stored is not None else {})
+    _emit(args, doc, lines)
     return 0
 
 
@@ -668,6 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("extract-embeddings", help="embed the faces of a folder-per-person dataset")
     _common(p)
+    p.add_argument("--all-faces", action="store_true",
+                   help="keep every face of every image, not only the main one (photo "
+                        "libraries; find and export see them all, training the main ones)")  # fmt: skip
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
     p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
                    help="the embeddings database")  # fmt: skip

@@ -1,7 +1,8 @@
 """export: the stored embeddings as files other tools read: .npy, CSV and JSON Lines.
 
 `embeddings.npy` is (N, D) float32, row i belonging to row i of `faces.csv` and line i of
-`faces.jsonl` (which also carries the vector). Every file is written atomically.
+`faces.jsonl` (which also carries the vector). `face` is 0 for an image's main face and 1, 2, ...
+for the others of an --all-faces store. Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from .atomic import write_bytes
 from .store import EmbeddingStore
 
-CSV_FIELDS = ["row", "person", "path", "x1", "y1", "x2", "y2", "score", "embedder_id",
+CSV_FIELDS = ["row", "person", "path", "face", "x1", "y1", "x2", "y2", "score", "embedder_id",
               "detector_id"]  # fmt: skip
 
 
@@ -45,10 +46,10 @@ def export_store(store: EmbeddingStore, folder: Path) -> Exported:
     lines = []
     for row, face in enumerate(faces):
         box = face.box or [None] * 4
-        writer.writerow([row, face.person, face.relpath, *box, face.score, store.embedder_id,
-                         detector])  # fmt: skip
+        writer.writerow([row, face.person, face.relpath, face.face, *box, face.score,
+                         store.embedder_id, detector])  # fmt: skip
         lines.append(json.dumps({"row": row, "person": face.person, "path": face.relpath,
-                                 "box": face.box, "score": face.score,
+                                 "face": face.face, "box": face.box, "score": face.score,
                                  "embedder_id": store.embedder_id, "detector_id": detector,
                                  "embedding": [float(v) for v in face.embedding]}))  # fmt: skip
     files = {

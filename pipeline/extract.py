@@ -28,8 +28,8 @@ from .imageio import (
     scan_dataset,
 )
 from .prefetch import prefetch
-from .recognizer import FaceRecognizer
-from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
+from .recognizer import FaceRecognizer, main_face
+from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
 from .types import UNKNOWN, Embeddings, ExtractReport, Image, Skip, Suspect
 from .vectors import pairwise_distances
 
@@ -99,9 +99,13 @@ def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_See
         yield seen
 
 
-def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[ImageRecord]:
-    """Records for a batch: its decoded images' main faces embedded in one pass."""
-    faces = iter(recognizer.embed_images([s.image for s in batch if s.image is not None]))
+def _process_batch(
+    batch: list[_Seen], recognizer: FaceRecognizer, all_faces: bool = False
+) -> list[ImageRecord]:
+    """Records for a batch: its decoded images' main faces (or every face) embedded in one
+    pass."""
+    images = [s.image for s in batch if s.image is not None]
+    faces = iter(recognizer.embed_images(images, every_face=all_faces))
     records = []
     for s in batch:
         base = {"relpath": s.item.relpath, "person": s.item.person, "sha256": s.sha256,
@@ -116,7 +120,18 @@ def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[Image
         if not found.detections:
             records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=NO_FACE))
             continue
-        face = found.detections[0]
+        main = 0
+        if all_faces:  # every face was embedded; the main one is the image's own row
+            h, w = s.image.shape[:2]
+            chosen = main_face(found.detections, w, h)
+            main = next(k for k, d in enumerate(found.detections) if d is chosen)
+        face = found.detections[main]
+        others = tuple(
+            OtherFace([round(float(v), 2) for v in d.box], round(d.score, 4),
+                      None if d.landmarks is None else np.round(d.landmarks, 2).tolist(),
+                      found.embeddings[k])
+            for k, d in enumerate(found.detections) if k != main
+        )  # fmt: skip
         records.append(
             ImageRecord(
                 **base,
@@ -125,7 +140,8 @@ def _process_batch(batch: list[_Seen], recognizer: FaceRecognizer) -> list[Image
                 box=[round(float(v), 2) for v in face.box],
                 score=round(face.score, 4),
                 landmarks=None if face.landmarks is None else np.round(face.landmarks, 2).tolist(),
-                embedding=found.embeddings[0],
+                embedding=found.embeddings[main],
+                others=others,
             )
         )
     return records
@@ -148,6 +164,9 @@ def extract_embeddings(
 ) -> ExtractReport:
     """Bring `store` in step with `dataset`/<person>/ images and report what happened.
 
+    A store made with all_faces keeps every face of every image (photo libraries); training
+    still uses each image's main face only.
+
     Raises:
         DatasetError: the dataset folder is missing or holds no images at all.
     """
@@ -169,7 +188,7 @@ def extract_embeddings(
 
     def flush() -> None:
         nonlocal embedded
-        records = _process_batch(batch, recognizer)
+        records = _process_batch(batch, recognizer, store.all_faces)
         store.upsert(records)
         for r in records:
             if r.status == STATUS_OK:

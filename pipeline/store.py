@@ -53,6 +53,19 @@ CREATE TABLE IF NOT EXISTS images (
     embedder_id TEXT NOT NULL
 );
 """
+# Faces beyond the main one, kept by --all-faces stores (photo libraries). Added to older
+# stores when they are opened for writing; a store without it has none.
+_EXTRA_FACES = """
+CREATE TABLE IF NOT EXISTS extra_faces (
+    relpath   TEXT NOT NULL,
+    face      INTEGER NOT NULL,
+    box       TEXT,
+    score     REAL,
+    landmarks TEXT,
+    embedding BLOB NOT NULL,
+    PRIMARY KEY (relpath, face)
+);
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,17 @@ class ImageRecord:
     score: float | None = None
     landmarks: list[list[float]] | None = None
     embedding: np.ndarray | None = None
+    others: tuple[OtherFace, ...] = ()  # --all-faces: every face but the main one
+
+
+@dataclass(frozen=True, slots=True)
+class OtherFace:
+    """A face of an image other than its main one (stores made with --all-faces)."""
+
+    box: list[float]
+    score: float
+    landmarks: list[list[float]] | None
+    embedding: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +106,7 @@ class StoredFace:
     box: list[float] | None
     score: float | None
     embedding: np.ndarray
+    face: int = 0  # 0 the main face; 1, 2, ... the others (--all-faces)
 
 
 class _WriterLock:
@@ -133,6 +158,7 @@ class EmbeddingStore:
         dim: int,
         detector_id: str | None = None,
         writer: bool = True,
+        all_faces: bool | None = None,
     ) -> None:
         """`detector_id` None (reading) accepts the store's own detector; a new store records
         `detector_id` (None: the SSD, what made every store before detectors were recorded)."""
@@ -140,6 +166,7 @@ class EmbeddingStore:
         self.embedder_id = embedder_id
         self.dim = dim
         self.detector_id = detector_id
+        self.all_faces = all_faces
         self._check_before_opening()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _WriterLock(self.path) if writer else None
@@ -248,6 +275,7 @@ class EmbeddingStore:
                     "embedder_id": self.embedder_id,
                     "dim": str(self.dim),
                     "detector_id": self.detector_id or LEGACY_DETECTOR,
+                    "all_faces": "1" if self.all_faces else "0",
                 }
                 self.conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
         if meta.get("application") != APPLICATION:
@@ -267,6 +295,16 @@ class EmbeddingStore:
                 "two detectors do not mix: drop --detector, or pass another --store"
             )
         self.detector_id = found
+        stored_all = meta.get("all_faces") == "1"
+        if self.all_faces is not None and self.all_faces != stored_all:
+            made = "with" if stored_all else "without"
+            raise StoreError(
+                f"{self.path}: made {made} --all-faces; use it the same way, or pass another "
+                "--store (its unchanged images would not be embedded again)"
+            )
+        self.all_faces = stored_all
+        if self._lock is not None or not tables:  # readers never write (train-model, find)
+            self.conn.executescript(_EXTRA_FACES)
 
     def close(self) -> None:
         self.conn.close()
@@ -329,11 +367,26 @@ class EmbeddingStore:
                     emb, self.embedder_id,
                 )
             )  # fmt: skip
+        others = [
+            (r.relpath, n, json.dumps(o.box), o.score,
+             json.dumps(o.landmarks) if o.landmarks is not None else None, self._blob(o.embedding))
+            for r in records for n, o in enumerate(r.others, start=1)
+        ]  # fmt: skip
         with self._writing(), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
+            self.conn.executemany(
+                "DELETE FROM extra_faces WHERE relpath = ?", [(r.relpath,) for r in records]
+            )
+            self.conn.executemany("INSERT INTO extra_faces VALUES (?, ?, ?, ?, ?, ?)", others)
+
+    def _blob(self, vector: np.ndarray) -> bytes:
+        vec = np.asarray(vector, dtype="<f4").reshape(-1)
+        if vec.shape[0] != self.dim:
+            raise StoreError(f"an embedding has {vec.shape[0]} values, not {self.dim}")
+        return vec.tobytes()
 
     def remove_missing(self, present: Iterable[str]) -> int:
         """Delete rows whose image is no longer in the dataset; returns how many."""
@@ -343,6 +396,7 @@ class EmbeddingStore:
             with self._writing(), self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
+                self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
         return len(gone)
 
     def face_counts(self) -> tuple[int, int]:
@@ -365,14 +419,32 @@ class EmbeddingStore:
         return [r[0] for r in rows], matrix, [r[2] for r in rows]
 
     def records(self) -> list[StoredFace]:
-        """Every embedded face with its person, source path, box and score, in path order."""
+        """Every embedded face (with --all-faces, every face of every image) with its person,
+        source path, box and score, in path order; `embeddings()` keeps to the main faces."""
         rows = self.conn.execute(
             "SELECT relpath, person, box, score, embedding FROM images WHERE status = ? "
             "ORDER BY relpath",
             (STATUS_OK,),
         ).fetchall()
-        return [
+        main = [
             StoredFace(r[0], r[1], json.loads(r[2]) if r[2] else None, r[3],
                        np.frombuffer(r[4], dtype="<f4").astype(np.float32))
             for r in rows
         ]  # fmt: skip
+        has_extra = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extra_faces'"
+        ).fetchone()
+        extra = (
+            self.conn.execute(
+                "SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face FROM extra_faces e "
+                "JOIN images i ON i.relpath = e.relpath ORDER BY e.relpath, e.face"
+            ).fetchall()
+            if has_extra
+            else []
+        )
+        others = [
+            StoredFace(r[0], r[1], json.loads(r[2]), r[3],
+                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), r[5])
+            for r in extra
+        ]  # fmt: skip
+        return sorted(main + others, key=lambda f: (f.relpath, f.face))

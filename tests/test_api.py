@@ -115,7 +115,7 @@ def test_export_round_trips(capsys, trained, tmp_path) -> None:
     assert [r["path"] for r in lines] == relpaths and [r["person"] for r in lines] == names
     assert np.array_equal(np.array([r["embedding"] for r in lines], np.float32), vectors)
     rows = (out / "faces.csv").read_text().splitlines()
-    assert rows[0].startswith("row,person,path,x1") and len(rows) == 12
+    assert rows[0].startswith("row,person,path,face,x1") and len(rows) == 12
 
 
 def test_detect_needs_no_model(capsys, tmp_path) -> None:
@@ -124,3 +124,31 @@ def test_detect_needs_no_model(capsys, tmp_path) -> None:
     assert len(image["faces"]) == 4
     assert all(len(f["landmarks"]) == 5 and f["score"] > 0.7 for f in image["faces"])
     assert (tmp_path / "bbt1.jpg").is_file()
+
+
+def test_all_faces_keeps_every_face_for_find_and_export(capsys, tmp_path) -> None:
+    """A group photo in a person's folder: its main face trains the person, and with
+    --all-faces the other faces are kept too, so find reaches Biden in Obama's group photo."""
+    from conftest import copy_dataset
+
+    dataset = copy_dataset(tmp_path / "dataset", ["obama", "alex_lacamoire"])
+    (dataset / "obama" / "group.jpg").write_bytes((EXAMPLES / "obama_and_biden.jpg").read_bytes())
+    store = str(tmp_path / "all.db")
+    report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", store, "--all-faces")
+    assert report["people"] == {"alex_lacamoire": 1, "obama": 4} and report["faces_stored"] == 7
+    near = run_json(capsys, "find", str(DATASET / "biden" / "biden.jpg"), "-e", store, "-k", "1")
+    assert near["neighbours"][0]["path"] == "obama/group.jpg"
+    assert near["neighbours"][0]["distance"] < 0.8  # Biden's own face in the group photo
+    out = tmp_path / "export"
+    run_json(capsys, "export", "-e", store, "-o", str(out))
+    rows = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
+    assert sorted(r["face"] for r in rows if r["path"] == "obama/group.jpg") == [0, 1, 2]
+    # the store keeps its way: a plain run on it is the same run; asking otherwise is refused
+    again = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", store)
+    assert again["embedded"] == 0 and again["faces_stored"] == 7
+    plain = str(tmp_path / "plain.db")
+    run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", plain)
+    from pipeline.cli import main
+
+    assert main(["extract-embeddings", "-d", str(dataset), "-e", plain, "--all-faces"]) == 1
+    assert "made without --all-faces" in capsys.readouterr().err
