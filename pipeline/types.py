@@ -214,6 +214,7 @@ class VideoReport:
     dropped: int = 0
     timeline: dict[str, list[Any]] = field(default_factory=dict)  # name -> [Appearance]
     source_fps: float = 0.0
+    audio: bool = False  # the input's sound was copied into the output video
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -229,6 +230,7 @@ class VideoReport:
             "latency_ms_p95": _round(self.latency_ms_p95, 1),
             "dropped_frames": self.dropped,
             "source_fps": _round(self.source_fps, 3),
+            "audio": self.audio,
             "timeline": {n: [a.to_dict() for a in r] for n, r in self.timeline.items()},
         }
 

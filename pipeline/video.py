@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_path
+from .audio import add_audio
 from .draw import annotate
 from .errors import VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
@@ -82,6 +83,23 @@ def display_available() -> bool:
     except cv2.error:
         return False
     return True
+
+
+def _with_sound(tmp: Path, source: str, frames: int, output: object) -> bool:
+    """Put the source's sound into the written video (audio.py), in place of `tmp`, when
+    FFmpeg is at hand; the result is read back like the silent one. False: kept silent."""
+    muxed = tmp.with_name(tmp.stem + ".sound" + tmp.suffix)
+    try:
+        if not add_audio(tmp, source, muxed):
+            return False
+        check_video(muxed, frames, output)
+        os.replace(muxed, tmp)
+        return True
+    except VideoError as err:
+        log.warning("the video stays silent: %s", err)
+        return False
+    finally:
+        muxed.unlink(missing_ok=True)
 
 
 def check_video(path: Path | None, frames: int, output: object) -> None:
@@ -206,6 +224,8 @@ def recognize_video(
         if state.writer is not None:
             state.writer.release()
             check_video(tmp, state.frames, output)
+            if tmp is not None and kind == "file":
+                state.audio = _with_sound(tmp, source, state.frames, output)
         elif tmp is not None:
             raise VideoError(f"{source}: no frame could be read, so no video was written")
     if show:
@@ -225,6 +245,7 @@ class _Run:
     writer: cv2.VideoWriter | None = None
     named_frames: dict[str, list[int]] = field(default_factory=dict)
     source_fps: float = 30.0
+    audio: bool = False
 
     def count(self, faces: list[RecognizedFace], latency: float) -> None:
         for name in {f.match.name for f in faces} - {None}:
@@ -252,6 +273,7 @@ class _Run:
             dropped=dropped,
             timeline=timeline(self.named_frames, self.source_fps),
             source_fps=self.source_fps,
+            audio=self.audio,
         )
 
 

@@ -142,7 +142,9 @@ def test_sigterm_mid_video_finishes_the_video_like_ctrl_c(tmp_path: Path, traine
     assert report["ended_by"] == "interrupted" and 0 < report["frames"] < 275
     assert hidden_temporaries(out_dir) == []
     video = cv2.VideoCapture(str(out))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == report["frames"]
+    # every processed frame is in it (OpenCV estimates an AVI's count from its length once
+    # FFmpeg has added the sound, so it may read one more)
+    assert 0 <= int(video.get(cv2.CAP_PROP_FRAME_COUNT)) - report["frames"] <= 1
     video.release()
 
 

@@ -50,3 +50,35 @@ def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
                    "--detect-every", "1", "--max-distance", "1.12",
                    "--model", str(trained["model"]))  # fmt: skip
     assert doc["names"].get("obama", 0) >= 5
+
+
+def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> None:
+    """With the audio extra (an FFmpeg binary) the output keeps the input's sound, cut to the
+    frames written; a silent input gives a silent output, without a warning."""
+    import subprocess
+
+    from pipeline.audio import ffmpeg_exe
+
+    exe = ffmpeg_exe()
+    if exe is None:
+        pytest.skip("no FFmpeg: install the audio extra")
+    out = tmp_path / "clip.webm"
+    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(out),
+                   "--max-frames", "60", "--model", str(trained["model"]))  # fmt: skip
+    assert doc["audio"] is True and doc["frames"] == 60
+    probe = subprocess.run([exe, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
+    streams = [line for line in probe.stderr.splitlines() if "Stream #" in line]
+    assert any("Video: vp8" in s for s in streams) and any("Audio: opus" in s for s in streams)
+    assert "Duration: 00:00:02.0" in probe.stderr  # 60 frames at 29.97 frames/s
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
+
+    silent = tmp_path / "silent.avi"  # OpenCV writes no sound
+    writer = cv2.VideoWriter(str(silent), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 360))
+    source = cv2.VideoCapture(str(CLIP))
+    for _ in range(10):
+        writer.write(source.read()[1])
+    writer.release()
+    doc = run_json(capsys, "recognize-video", "--input", str(silent), "--output",
+                   str(tmp_path / "silent.webm"), "--model", str(trained["model"]))  # fmt: skip
+    assert doc["audio"] is False and "silent" not in capsys.readouterr().err
