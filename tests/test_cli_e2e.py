@@ -203,6 +203,7 @@ def test_version_and_json_before_the_command(capsys) -> None:
     assert len(json.loads(capsys.readouterr().out)["images"][0]["faces"]) == 1
 
 
+@pytest.mark.slow
 def test_recognize_jsonl_streams_one_line_per_face(trained, tmp_path: Path) -> None:
     """The first line comes out before the last image is read: the last file is deleted once
     the first line has arrived, and the run reports it missing instead of naming it."""

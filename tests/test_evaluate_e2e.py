@@ -12,6 +12,8 @@ from conftest import BBT, DATASET, EXAMPLES, ROOT, run_json
 
 from pipeline.cli import main
 
+pytestmark = pytest.mark.slow  # evaluates over every image of the repository's sets
+
 PAIRS = ROOT / "tests" / "data" / "pairs.csv"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
