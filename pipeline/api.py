@@ -88,8 +88,6 @@ class FaceRec:
     ) -> None:
         spec = embedder_spec(embedder)
         classifier = IdentityClassifier.load(model, spec.id) if model is not None else None
-        if classifier is not None and detector is None:
-            detector = classifier.detector_id  # a recognizer keeps the detector it was trained on
         self.recognizer = FaceRecognizer.from_models_dir(
             models_dir, spec, None, classifier, detector, backend
         )

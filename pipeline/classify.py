@@ -148,6 +148,7 @@ class IdentityClassifier:
         self.C = C
         self.embedder_id = embedder_id
         self.detector_id = LEGACY_DETECTOR  # set by train_model from the store
+        self.path: str | None = None  # the file it was loaded from, for messages
         self.mode: str | None = None
         self.calibration: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -356,6 +357,7 @@ class IdentityClassifier:
             str(state.get("method", "auto")),
         )
         model.detector_id = str(state.get("detector_id", LEGACY_DETECTOR))
+        model.path = str(path)
         model.mode = state["mode"]
         model.notes = list(state["notes"])
         model.calibration = dict(state.get("calibration") or {})

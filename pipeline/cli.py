@@ -82,7 +82,7 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
     """The models a command needs. The detector is --detector, else the one that made the
     recognizer file (with_model) or the store, else the default: a gallery keeps its detector."""
     from .classify import IdentityClassifier
-    from .models import detector_spec, embedder_spec
+    from .models import embedder_spec
     from .recognizer import FaceRecognizer
     from .store import EmbeddingStore
 
@@ -90,19 +90,12 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
     made_with = EmbeddingStore.detector_of(store) if store is not None else None
     if with_model:
         classifier = IdentityClassifier.load(args.model, embedder_spec(args.embedder).id)
-        made_with = classifier.detector_id
         if getattr(args, "max_distance", None) is not None:
             classifier.max_distance = args.max_distance
         if getattr(args, "min_probability", None) is not None:
             classifier.min_probability = args.min_probability
     spec = embedder_spec(args.embedder, getattr(args, "crop", None), getattr(args, "margin", None))
-    detector = args.detector or made_with or spec.detector
-    if classifier is not None and detector_spec(detector).id != classifier.detector_id:
-        raise FaceRecError(
-            f"{args.model}: trained on faces found by {classifier.detector_id}, not "
-            f"{detector_spec(detector).id}; drop --detector, or re-run extract-embeddings and "
-            "train-model with it (into another --store)"
-        )
+    detector = args.detector or made_with  # None: the classifier's, else the embedder's own
     return FaceRecognizer.from_models_dir(
         args.models_dir, spec, args.confidence, classifier, detector, args.backend
     )

@@ -12,7 +12,7 @@ from . import models
 from .classify import IdentityClassifier
 from .detectors import Detector, load_detector
 from .embed import AnyEmbedder, load_embedder
-from .errors import ImageError, NoFaceError, NotTrainedError
+from .errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
 from .landmarks import Landmarker
 from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
 from .vectors import pairwise_distances
@@ -68,14 +68,27 @@ class FaceRecognizer:
         """Load every model once (sha256-checked). The only factory; no globals.
 
         `confidence` is the detector's score threshold, by default its spec's measured one.
-        `detector` defaults to the embedder's own (ModelSpec.detector, measured on LFW).
+        `detector` defaults to the one a given classifier was trained with, else the
+        embedder's own (ModelSpec.detector, measured on LFW).
+
+        Raises:
+            IncompatibleModelError: `detector` is not the one the classifier was trained with
+                (the two detectors' crops move FaceNet's vectors by about 0.2).
         `backend` runs the embedder: "auto" picks the fastest installed runtime (runtimes/).
         """
         spec = (
             embedder if isinstance(embedder, models.ModelSpec) else models.embedder_spec(embedder)
         )
+        trained_with = classifier.detector_id if classifier is not None else None
+        chosen = models.detector_spec(detector or trained_with or spec.detector)
+        if trained_with is not None and chosen.id != trained_with:
+            raise IncompatibleModelError(
+                f"{classifier.path or 'the recognizer'}: trained on faces found by {trained_with}, "
+                f"not {chosen.id}; drop --detector, or re-run extract-embeddings and train-model "
+                "with it (into another --store)"
+            )
         return cls(
-            load_detector(models.detector_spec(detector or spec.detector), models_dir, confidence),
+            load_detector(chosen, models_dir, confidence),
             Landmarker(models.load_net(models.LANDMARKER, models_dir), models.LANDMARKER),
             load_embedder(spec, models_dir, backend),
             classifier,

@@ -152,3 +152,12 @@ def test_all_faces_keeps_every_face_for_find_and_export(capsys, tmp_path) -> Non
 
     assert main(["extract-embeddings", "-d", str(dataset), "-e", plain, "--all-faces"]) == 1
     assert "made without --all-faces" in capsys.readouterr().err
+
+
+def test_a_recognizer_refuses_another_detector_from_python_too(trained) -> None:
+    """The check lives in FaceRecognizer.from_models_dir, so FaceRec has it as the CLI does."""
+    from pipeline.errors import IncompatibleModelError
+
+    with pytest.raises(IncompatibleModelError, match="trained on faces found by yunet"):
+        FaceRec(trained["model"], detector="ssd")
+    assert FaceRec(trained["model"]).recognizer.detector.spec.id == "yunet-2026may-640"
