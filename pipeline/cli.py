@@ -120,7 +120,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     all_faces = True if args.all_faces else None  # None: the store's own way, new: main faces
     with _open_store(args.store, recognizer, all_faces) as store:
         report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
-        stored = len(store.records()) if store.all_faces else None
+        stored = store.stored_faces() if store.all_faces else None
     lines = [
         f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.skipped)} skipped",

@@ -148,6 +148,24 @@ class _WriterLock:
             self.fd = None
 
 
+def _peek(path: Path) -> tuple[set[str], dict[str, str]]:
+    """A database's table names and meta rows, read in read-only mode (nothing is changed:
+    no WAL switch, no lock file).
+
+    Raises:
+        sqlite3.DatabaseError: not an SQLite file.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        meta = (
+            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        )
+    finally:
+        conn.close()
+    return tables, meta
+
+
 class EmbeddingStore:
     """An open store, tied to one embedder (id and dimension). Use as a context manager."""
 
@@ -206,11 +224,7 @@ class EmbeddingStore:
         if not p.is_file() or p.stat().st_size == 0:
             return None
         try:
-            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            finally:
-                conn.close()
+            _, meta = _peek(p)
         except sqlite3.DatabaseError:
             return None
         if meta.get("application") != APPLICATION:
@@ -234,24 +248,13 @@ class EmbeddingStore:
         if st.st_size == 0:
             return  # an empty file becomes a new store
         try:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                tables = {
-                    r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-                }
-                app = (
-                    conn.execute("SELECT value FROM meta WHERE key = 'application'").fetchone()
-                    if "meta" in tables
-                    else None
-                )
-            finally:
-                conn.close()
+            tables, meta = _peek(self.path)
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"{self.path}: not a usable embeddings database ({err}); "
                 "move it away or pass another --store"
             ) from err
-        if not {"meta", "images"} <= tables or app is None or app[0] != APPLICATION:
+        if not {"meta", "images"} <= tables or meta.get("application") != APPLICATION:
             raise StoreError(
                 f"{self.path}: an SQLite file, but not a facerec embeddings store; "
                 "move it away or pass another --store"
@@ -351,14 +354,7 @@ class EmbeddingStore:
         """Insert or replace records, all in one transaction."""
         rows = []
         for r in records:
-            emb = None
-            if r.embedding is not None:
-                vec = np.asarray(r.embedding, dtype="<f4").reshape(-1)
-                if vec.shape[0] != self.dim:
-                    raise StoreError(
-                        f"embedding of {r.relpath} has {vec.shape[0]} values, not {self.dim}"
-                    )
-                emb = vec.tobytes()
+            emb = None if r.embedding is None else self._blob(r.embedding, r.relpath)
             rows.append(
                 (
                     r.relpath, r.person, r.sha256, r.size, r.mtime_ns, r.status, r.reason, r.faces,
@@ -369,7 +365,8 @@ class EmbeddingStore:
             )  # fmt: skip
         others = [
             (r.relpath, n, json.dumps(o.box), o.score,
-             json.dumps(o.landmarks) if o.landmarks is not None else None, self._blob(o.embedding))
+             json.dumps(o.landmarks) if o.landmarks is not None else None,
+             self._blob(o.embedding, r.relpath))
             for r in records for n, o in enumerate(r.others, start=1)
         ]  # fmt: skip
         with self._writing(), self.conn:
@@ -382,10 +379,10 @@ class EmbeddingStore:
             )
             self.conn.executemany("INSERT INTO extra_faces VALUES (?, ?, ?, ?, ?, ?)", others)
 
-    def _blob(self, vector: np.ndarray) -> bytes:
+    def _blob(self, vector: np.ndarray, relpath: str) -> bytes:
         vec = np.asarray(vector, dtype="<f4").reshape(-1)
         if vec.shape[0] != self.dim:
-            raise StoreError(f"an embedding has {vec.shape[0]} values, not {self.dim}")
+            raise StoreError(f"embedding of {relpath} has {vec.shape[0]} values, not {self.dim}")
         return vec.tobytes()
 
     def remove_missing(self, present: Iterable[str]) -> int:
@@ -398,6 +395,25 @@ class EmbeddingStore:
                 self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
                 self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
         return len(gone)
+
+    def _has_extra_faces(self) -> bool:
+        """Readers never create the table, so a store from before --all-faces may lack it."""
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extra_faces'"
+            ).fetchone()
+        )
+
+    def stored_faces(self) -> int:
+        """How many faces are stored: one per embedded image, plus --all-faces' others."""
+        main = self.conn.execute(
+            "SELECT COUNT(*) FROM images WHERE status = ?", (STATUS_OK,)
+        ).fetchone()[0]
+        has_extra = self._has_extra_faces()
+        extra = (
+            self.conn.execute("SELECT COUNT(*) FROM extra_faces").fetchone()[0] if has_extra else 0
+        )
+        return int(main) + int(extra)
 
     def face_counts(self) -> tuple[int, int]:
         """(faces seen in embedded images, embedded images that showed more than one face)."""
@@ -431,9 +447,7 @@ class EmbeddingStore:
                        np.frombuffer(r[4], dtype="<f4").astype(np.float32))
             for r in rows
         ]  # fmt: skip
-        has_extra = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extra_faces'"
-        ).fetchone()
+        has_extra = self._has_extra_faces()
         extra = (
             self.conn.execute(
                 "SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face FROM extra_faces e "
