@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..boxes import clip_box, iou
+from ..boxes import clip_box, iou, shrink
 from ..models import ModelSpec
 from ..types import Detection, Image
 
@@ -90,11 +90,7 @@ class SsdDetector:
         """The padded search, on a copy no longer than _PADDED_SIDE on its long side: the net
         sees 300x300 anyway, and padding a 1x50000 strip at full size squared it (15 GB)."""
         h, w = image.shape[:2]
-        scale = min(1.0, _PADDED_SIDE / max(h, w))
-        small = image
-        if scale < 1.0:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        small, scale = shrink(image, _PADDED_SIDE)
         pad = int(round(_TIGHT_CROP_PAD * max(small.shape[:2])))
         padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         shifted = self._detect_once(padded)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..boxes import clip_box
+from ..boxes import clip_box, shrink
 from ..models import ModelSpec
 from ..types import Detection, Image
 
@@ -38,11 +38,7 @@ class YunetDetector:
         """Faces in one BGR image, best score first; [] when there is none. `thorough` has no
         second pass to add here: one search finds tight crops and crowds alike."""
         h, w = image.shape[:2]
-        scale = min(1.0, self.spec.input_size[0] / max(h, w))
-        small = image
-        if scale < 1.0:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        small, scale = shrink(image, self.spec.input_size[0])
         self.net.setInputSize((small.shape[1], small.shape[0]))
         _, rows = self.net.detect(small)
         found: list[Detection] = []
