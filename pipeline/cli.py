@@ -329,45 +329,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .atomic import write_bytes
-    from .draw import draw_detections
-    from .imageio import read_image
-    from .recognize import list_inputs, output_path
+    from .recognize import detect_images, list_inputs
+    from .types import Skip
 
     recognizer = _recognizer(args, with_model=False)
     images, skipped, lines = [], [], []
     fields = ["path", "face", "x1", "y1", "x2", "y2", "score", "error"]
     rows = _Rows(args.format, fields) if args.format in ("jsonl", "csv") else None
-    for path, relative in list_inputs(args.targets):
-        try:
-            image = read_image(path)
-        except FaceRecError as err:
-            skipped.append({"path": str(path), "reason": str(err).split(": ", 1)[-1]})
+    output = None if args.no_output else args.output
+    for item in detect_images(list_inputs(args.targets), recognizer, output):
+        if isinstance(item, Skip):
+            skipped.append(item.to_dict())
             if rows is not None:
-                rows.write({"path": str(path), "error": skipped[-1]["reason"]})
+                rows.write({"path": item.path, "error": item.reason})
             continue
-        found = recognizer.find_faces(image)
-        entry = {"path": str(path), "faces": [
-            {"box": d.box_list(), "score": round(d.score, 4),
-             "landmarks": None if d.landmarks is None else d.landmarks.round(1).tolist()}
-            for d in found]}  # fmt: skip
-        if not args.no_output:
-            import cv2
-
-            target = output_path(path, relative, Path(args.output))
-            ok, encoded = cv2.imencode(target.suffix or ".jpg", draw_detections(image, found))
-            if ok:
-                write_bytes(target, encoded.tobytes())
-                entry["annotated"] = str(target)
         if rows is not None:
-            for n, face in enumerate(entry["faces"]):
-                rows.write({"path": str(path), "face": n, "score": face["score"],
-                            **_box_fields(face["box"])})  # fmt: skip
-            if not found:
-                rows.write({"path": str(path), "error": "no face"})
-        images.append(entry)
-        lines.append(f"{path}: {len(found)} faces" + "".join(
-            f" {d.box_list()} {d.score:.2f};" for d in found))  # fmt: skip
+            for n, d in enumerate(item.faces):
+                rows.write({"path": item.path, "face": n, "score": round(d.score, 4),
+                            **_box_fields(d.box_list())})  # fmt: skip
+            if not item.faces:
+                rows.write({"path": item.path, "error": "no face"})
+        images.append(item.to_dict())
+        lines.append(f"{item.path}: {len(item.faces)} faces" + "".join(
+            f" {d.box_list()} {d.score:.2f};" for d in item.faces))  # fmt: skip
     lines += [f"skipped {s['path']}: {s['reason']}" for s in skipped]
     if rows is None:
         _emit(args, {"images": images, "skipped": skipped,

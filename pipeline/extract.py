@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .imageio import (
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer, main_face
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
-from .types import UNKNOWN, Embeddings, ExtractReport, Image, Skip, Suspect
+from .types import UNKNOWN, Detection, Embeddings, ExtractReport, Image, Skip, Suspect
 from .vectors import pairwise_distances
 
 log = logging.getLogger(__name__)
@@ -127,24 +128,30 @@ def _process_batch(
             main = next(k for k, d in enumerate(found.detections) if d is chosen)
         face = found.detections[main]
         others = tuple(
-            OtherFace([round(float(v), 2) for v in d.box], round(d.score, 4),
-                      None if d.landmarks is None else np.round(d.landmarks, 2).tolist(),
-                      found.embeddings[k])
-            for k, d in enumerate(found.detections) if k != main
-        )  # fmt: skip
+            OtherFace(**_stored(d), embedding=found.embeddings[k])
+            for k, d in enumerate(found.detections)
+            if k != main
+        )
         records.append(
             ImageRecord(
                 **base,
                 status=STATUS_OK,
                 faces=found.found,
-                box=[round(float(v), 2) for v in face.box],
-                score=round(face.score, 4),
-                landmarks=None if face.landmarks is None else np.round(face.landmarks, 2).tolist(),
+                **_stored(face),
                 embedding=found.embeddings[main],
                 others=others,
             )
         )
     return records
+
+
+def _stored(face: Detection) -> dict[str, Any]:
+    """A face's box, score and landmarks as the store keeps them (rounded, plain lists)."""
+    return {
+        "box": [round(float(v), 2) for v in face.box],
+        "score": round(face.score, 4),
+        "landmarks": None if face.landmarks is None else np.round(face.landmarks, 2).tolist(),
+    }
 
 
 def _pixels(seen: _Seen) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 import cv2
 
 from .atomic import write_bytes
-from .draw import annotate
+from .draw import annotate, draw_detections
 from .errors import FaceRecError, ImageError
 from .imageio import list_images, read_image
 from .recognizer import FaceRecognizer, opencv_failure
-from .types import ImageResult, Skip
+from .types import DetectResult, Image, ImageResult, Skip
 
 
 def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
@@ -84,10 +84,45 @@ def recognize_images(
             continue
         written = None
         if out_dir is not None:
-            target = output_path(path, relative, out_dir)
-            ok, encoded = cv2.imencode(target.suffix or ".jpg", annotate(image, faces))
-            if not ok:
-                raise FaceRecError(f"{target}: OpenCV cannot encode this image format")
-            write_bytes(target, encoded.tobytes())
-            written = str(target)
+            written = write_annotated(path, relative, out_dir, annotate(image, faces))
         yield ImageResult(str(path), faces, written)
+
+
+def detect_images(
+    inputs: Sequence[tuple[Path, Path]],
+    recognizer: FaceRecognizer,
+    output_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[DetectResult | Skip]:
+    """Like recognize_images, without a recognizer file: the faces of each image (boxes,
+    scores, landmarks), a drawn copy under `output_dir` if given, and a Skip per unreadable
+    image or one OpenCV fails on."""
+    out_dir = Path(output_dir) if output_dir is not None else None
+    for path, relative in inputs:
+        try:
+            image = read_image(path)
+            found = tuple(recognizer.find_faces(image))
+        except ImageError as err:
+            yield Skip(str(path), str(err).split(": ", 1)[-1])
+            continue
+        except (cv2.error, MemoryError) as err:
+            yield Skip(str(path), opencv_failure(err))
+            continue
+        written = None
+        if out_dir is not None:
+            written = write_annotated(path, relative, out_dir, draw_detections(image, found))
+        yield DetectResult(str(path), found, written)
+
+
+def write_annotated(image_path: Path, relative: Path, output_dir: Path, drawn: Image) -> str:
+    """Write a drawn copy of `image_path` at `relative` under `output_dir`, in the input's
+    format, atomically; returns where.
+
+    Raises:
+        FaceRecError: that would overwrite the input, or OpenCV cannot encode the format.
+    """
+    target = output_path(image_path, relative, output_dir)
+    ok, encoded = cv2.imencode(target.suffix or ".jpg", drawn)
+    if not ok:
+        raise FaceRecError(f"{target}: OpenCV cannot encode this image format")
+    write_bytes(target, encoded.tobytes())
+    return str(target)

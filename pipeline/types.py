@@ -198,6 +198,26 @@ class ImageResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectResult:
+    """Faces found in one image (facerec detect); `annotated` is where the drawn copy went."""
+
+    path: str
+    faces: tuple[Detection, ...]
+    annotated: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        faces = [
+            {"box": d.box_list(), "score": round(d.score, 4),
+             "landmarks": None if d.landmarks is None else d.landmarks.round(1).tolist()}
+            for d in self.faces
+        ]  # fmt: skip
+        out: dict[str, Any] = {"path": self.path, "faces": faces}
+        if self.annotated is not None:
+            out["annotated"] = self.annotated
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class VideoReport:
     """Closing summary of recognize_video. `names` maps a name to the frames it was seen in."""
 
