@@ -11,7 +11,6 @@ set large enough to measure memory and plots; accuracy figures come from lfw_ope
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,9 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-LFW_IMAGES = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from lfw_openset import fresh_output, people_images  # noqa: E402
 
 
 def jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -35,17 +36,11 @@ def jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lfw", type=Path, default=LFW_IMAGES)
-    parser.add_argument("--out", type=Path, default=ROOT / "output" / "big-evaluate")
-    args = parser.parse_args()
-    if not args.lfw.is_dir():
-        print(f"skipped: {args.lfw} not found (LFW dev folds live in ../shared)")
+    args = fresh_output(__doc__.splitlines()[0], ROOT / "output" / "big-evaluate")
+    if args is None:
         return 0
-    if args.out.exists():
-        shutil.rmtree(args.out)
     rng = np.random.default_rng(0)
-    people = {p.name: sorted(p.glob("*.jpg")) for p in sorted(args.lfw.iterdir()) if p.is_dir()}
+    people = people_images(args.lfw)
     singles = [n for n, files in people.items() if len(files) == 1]
     known = [n for n, files in people.items() if len(files) >= 2] + singles[:150]
     for name in known:

@@ -20,9 +20,28 @@ ROOT = Path(__file__).resolve().parent.parent
 LFW_IMAGES = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
 
 
+def people_images(lfw: Path) -> dict[str, list[Path]]:
+    """{person: their LFW images, sorted}, people sorted by name."""
+    return {p.name: sorted(p.glob("*.jpg")) for p in sorted(lfw.iterdir()) if p.is_dir()}
+
+
+def fresh_output(description: str, default_out: Path) -> argparse.Namespace | None:
+    """--lfw and --out parsed, `out` emptied; None (after saying so) when LFW is absent."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lfw", type=Path, default=LFW_IMAGES)
+    parser.add_argument("--out", type=Path, default=default_out)
+    args = parser.parse_args()
+    if not args.lfw.is_dir():
+        print(f"skipped: {args.lfw} not found (LFW dev folds live in ../shared)")
+        return None
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    return args
+
+
 def build(lfw: Path, out: Path) -> tuple[int, int, int]:
     """(people known, images known, strangers) written under `out`."""
-    people = {p.name: sorted(p.glob("*.jpg")) for p in sorted(lfw.iterdir()) if p.is_dir()}
+    people = people_images(lfw)
     known = {n: files for n, files in people.items() if len(files) >= 3}
     strangers = [files[0] for files in people.values() if len(files) == 1]
     for name, files in known.items():
@@ -36,15 +55,9 @@ def build(lfw: Path, out: Path) -> tuple[int, int, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lfw", type=Path, default=LFW_IMAGES)
-    parser.add_argument("--out", type=Path, default=ROOT / "output" / "lfw-openset")
-    args = parser.parse_args()
-    if not args.lfw.is_dir():
-        print(f"skipped: {args.lfw} not found (LFW dev folds live in ../shared)")
+    args = fresh_output(__doc__.splitlines()[0], ROOT / "output" / "lfw-openset")
+    if args is None:
         return 0
-    if args.out.exists():
-        shutil.rmtree(args.out)
     people, images, strangers = build(args.lfw, args.out)
     print(f"{args.out}: {people} people ({images} images) known, {strangers} strangers")
     print(f"facerec evaluate {args.out}/known --unknown {args.out}/strangers --folds 5")
