@@ -51,7 +51,8 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a folder's entries (a new, renamed or deleted file) durable."""
     with contextlib.suppress(OSError):  # not every system can open a folder (Windows)
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -101,7 +102,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             if err.filename not in (None, str(tmp), tmp):
                 raise  # about another file: its own message names it
             raise _cannot_write(dest, err) from err
-        _fsync_folder(dest.parent)
+        fsync_folder(dest.parent)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from .calibrate import DEFAULT_FAR
 from .errors import FaceRecError
 from .models import DETECTORS
+from .version import version
 
 log = logging.getLogger("pipeline")
 T = TypeVar("T")
@@ -43,15 +44,6 @@ def _progress(desc: str) -> Callable[[Iterable[T], int], Iterable[T]]:
         return tqdm(items, total=total, desc=desc, unit="img", file=sys.stderr, disable=None)
 
     return wrap
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("facerec-pipeline")
-    except PackageNotFoundError:
-        return "(not installed)"
 
 
 def _finite(value: Any) -> Any:
@@ -537,6 +529,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server.run import check_installed
+
+    check_installed()
+    from .server.jobs import Limits
+    from .server.run import build_service, close, dataset_path, key_setup, page_url, run
+    from .server.workers import default_workers
+
+    setup = key_setup(args.api_key, args.read_key, args.open_reads)
+    limits = Limits(
+        upload_bytes=int(args.max_upload_mb * (1 << 20)),
+        faces=args.max_faces,
+        rate=args.rate,
+        burst=max(1, int(2 * args.rate)),
+    )
+    service, report = build_service(
+        lambda: _recognizer(args, with_model=False, store=args.store),
+        dataset_path(args.dataset), args.store, args.model, setup.keys, limits,
+        args.workers or default_workers(), args.debounce, _progress("embedding"),
+    )  # fmt: skip
+    snap, trained = service.gallery.snapshot, service.gallery.trained
+    state = "up to date" if service.gallery.up_to_date() else "refitting now"
+    url = page_url(args.host, args.port)
+    lines = [
+        f"gallery: {len(snap.faces)} faces of {len(snap.people)} people ({report.embedded} "
+        f"embedded now, {len(report.skipped)} skipped); recognizer {trained.version} ({state})",
+        f"serving {url} with {service.pool.size} workers; API docs at {url}docs",
+    ]
+    if setup.generated:
+        lines.append(f"API key for this run (set FACEREC_API_KEY to choose one): open "
+                     f"{url}#key={setup.generated}")  # fmt: skip
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    try:
+        run(service, args.host, args.port, args.access_log)
+    except Terminated:  # SIGTERM after uvicorn's own shutdown: a normal stop for a server
+        pass
+    finally:
+        close(service)
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -641,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline face recognition: enrol a folder per person, then name faces in "
         "photos and videos. Each command has --help.",
     )
-    parser.add_argument("--version", action="version", version=f"facerec {_version()}")
+    parser.add_argument("--version", action="version", version=f"facerec {version()}")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(  # type: ignore[method-assign]
@@ -773,6 +806,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the recognizer file (train-model writes it)")  # fmt: skip
     p.add_argument("-o", "--output", default="output/demo", help="folder for annotated images")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="HTTP API and web page: recognize, enrol, learn as it runs")
+    _common(p)
+    p.add_argument("-d", "--dataset", default="dataset",
+                   help="dataset/<person>/*.jpg: brought in step at start; enrolled photos go "
+                        "there")  # fmt: skip
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+                   help="the embeddings database")  # fmt: skip
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file, refitted as people are enrolled")  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (0.0.0.0: every interface; put TLS in front)")  # fmt: skip
+    p.add_argument("--port", type=_number(1, 65535, "a port", integer=True), default=8000,
+                   help="TCP port")  # fmt: skip
+    p.add_argument("--api-key", dest="api_key",
+                   help="key for every request (default: $FACEREC_API_KEY, else a new one is "
+                        "printed); prefer the variable, options show in ps")  # fmt: skip
+    p.add_argument("--read-key", dest="read_key",
+                   help="key that may only read (default: $FACEREC_READ_KEY)")  # fmt: skip
+    p.add_argument("--open-reads", action="store_true",
+                   help="reads (recognize, find, lists) need no key; writes still do")  # fmt: skip
+    p.add_argument("--workers", type=_number(1, 64, "a worker count", integer=True),
+                   help="inference workers, each with its own nets (default: one per core)")  # fmt: skip
+    p.add_argument("--max-upload-mb", type=_number(1, 1024, "megabytes"), default=20,
+                   help="largest request body")  # fmt: skip
+    p.add_argument("--max-faces", type=_number(1, 10000, "a face count", integer=True),
+                   default=50, help="most faces per image")  # fmt: skip
+    p.add_argument("--rate", type=_number(0, 1e6, "requests a second"), default=10,
+                   help="requests a second per client address, bursts of twice that; 0: no limit")  # fmt: skip
+    p.add_argument("--refit-after", dest="debounce", type=_number(0, 3600, "seconds"),
+                   default=2.0, help="refit the recognizer once enrolments are quiet this long")  # fmt: skip
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="do not log each request")  # fmt: skip
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -31,7 +31,16 @@ from .imageio import (
 from .prefetch import prefetch
 from .recognizer import FaceRecognizer, main_face
 from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
-from .types import UNKNOWN, Detection, Embeddings, ExtractReport, Image, Skip, Suspect
+from .types import (
+    UNKNOWN,
+    Detection,
+    Embeddings,
+    ExtractReport,
+    Image,
+    ImageFaces,
+    Skip,
+    Suspect,
+)
 from .vectors import pairwise_distances
 
 log = logging.getLogger(__name__)
@@ -107,42 +116,54 @@ def _process_batch(
     pass."""
     images = [s.image for s in batch if s.image is not None]
     faces = iter(recognizer.embed_images(images, every_face=all_faces))
-    records = []
-    for s in batch:
-        base = {"relpath": s.item.relpath, "person": s.item.person, "sha256": s.sha256,
-                "size": s.size, "mtime_ns": s.mtime_ns}  # fmt: skip
-        if s.image is None:
-            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=s.reason))
-            continue
-        found = next(faces)
-        if found.error is not None:
-            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=found.error))
-            continue
-        if not found.detections:
-            records.append(ImageRecord(**base, status=STATUS_SKIPPED, reason=NO_FACE))
-            continue
-        main = 0
-        if all_faces:  # every face was embedded; the main one is the image's own row
-            h, w = s.image.shape[:2]
-            chosen = main_face(found.detections, w, h)
-            main = next(k for k, d in enumerate(found.detections) if d is chosen)
-        face = found.detections[main]
-        others = tuple(
-            OtherFace(**_stored(d), embedding=found.embeddings[k])
-            for k, d in enumerate(found.detections)
-            if k != main
+    return [
+        image_record(
+            s.item, s.sha256, s.size, s.mtime_ns, s.image,
+            next(faces) if s.image is not None else None, s.reason, all_faces,
         )
-        records.append(
-            ImageRecord(
-                **base,
-                status=STATUS_OK,
-                faces=found.found,
-                **_stored(face),
-                embedding=found.embeddings[main],
-                others=others,
-            )
-        )
-    return records
+        for s in batch
+    ]  # fmt: skip
+
+
+def image_record(
+    item: DatasetItem,
+    sha256: str,
+    size: int,
+    mtime_ns: int,
+    image: Image | None,
+    found: ImageFaces | None,
+    reason: str = "",
+    all_faces: bool = False,
+) -> ImageRecord:
+    """The store's row for one dataset image, from what embed_images found in it (every face
+    when `all_faces`, else the main one); skipped, with the reason, when it gave none."""
+    base = {"relpath": item.relpath, "person": item.person, "sha256": sha256,
+            "size": size, "mtime_ns": mtime_ns}  # fmt: skip
+    if image is None or found is None:
+        return ImageRecord(**base, status=STATUS_SKIPPED, reason=reason)
+    if found.error is not None:
+        return ImageRecord(**base, status=STATUS_SKIPPED, reason=found.error)
+    if not found.detections:
+        return ImageRecord(**base, status=STATUS_SKIPPED, reason=NO_FACE)
+    main = 0
+    if all_faces:  # every face was embedded; the main one is the image's own row
+        h, w = image.shape[:2]
+        chosen = main_face(found.detections, w, h)
+        main = next(k for k, d in enumerate(found.detections) if d is chosen)
+    face = found.detections[main]
+    others = tuple(
+        OtherFace(**_stored(d), embedding=found.embeddings[k])
+        for k, d in enumerate(found.detections)
+        if k != main
+    )
+    return ImageRecord(
+        **base,
+        status=STATUS_OK,
+        faces=found.found,
+        **_stored(face),
+        embedding=found.embeddings[main],
+        others=others,
+    )
 
 
 def _stored(face: Detection) -> dict[str, Any]:

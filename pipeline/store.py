@@ -191,7 +191,9 @@ class EmbeddingStore:
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk before it returns, so an acknowledged enrolment
+            # (facerec serve) survives a power cut, not only a killed process.
+            self.conn.execute("PRAGMA synchronous=FULL")
             self._init_schema()
         except sqlite3.OperationalError as err:  # a full disk, a read-only folder
             self._release()
@@ -395,6 +397,31 @@ class EmbeddingStore:
                 self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
                 self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
         return len(gone)
+
+    def delete(self, relpaths: Iterable[str]) -> None:
+        """Delete the rows of these images (and their other faces), in one transaction."""
+        gone = [(p,) for p in relpaths]
+        with self._writing(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
+            self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
+
+    def rename_person(self, old: str, new: str) -> None:
+        """Move every row of person `old` to `new` (`old/x.jpg` becomes `new/x.jpg`), in one
+        transaction, as renaming the dataset folder does."""
+        start = len(old) + 2  # SQLite's substr counts from 1; skip "old/"
+        with self._writing(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "UPDATE images SET person = ?, relpath = ? || '/' || substr(relpath, ?) "
+                "WHERE person = ?",
+                (new, new, start, old),
+            )
+            self.conn.execute(
+                "UPDATE extra_faces SET relpath = ? || '/' || substr(relpath, ?) "
+                "WHERE substr(relpath, 1, ?) = ?",
+                (new, start, start - 1, old + "/"),
+            )
 
     def _has_extra_faces(self) -> bool:
         """Readers never create the table, so a store from before --all-faces may lack it."""

@@ -56,6 +56,13 @@ class Detection:
     def box_list(self) -> list[int]:
         return [int(round(float(v))) for v in self.box]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Box, score and landmarks (to 0.1 pixel) for JSON: `detect`'s answer per face."""
+        marks = None
+        if self.landmarks is not None:
+            marks = [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks]
+        return {"box": self.box_list(), "score": _round(self.score), "landmarks": marks}
+
 
 @dataclass(frozen=True, slots=True)
 class ImageFaces:
@@ -206,12 +213,7 @@ class DetectResult:
     annotated: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        faces = [
-            {"box": d.box_list(), "score": round(d.score, 4),
-             "landmarks": None if d.landmarks is None else d.landmarks.round(1).tolist()}
-            for d in self.faces
-        ]  # fmt: skip
-        out: dict[str, Any] = {"path": self.path, "faces": faces}
+        out: dict[str, Any] = {"path": self.path, "faces": [d.to_dict() for d in self.faces]}
         if self.annotated is not None:
             out["annotated"] = self.annotated
         return out

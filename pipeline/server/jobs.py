@@ -1,0 +1,196 @@
+"""The work an inference worker does for a request: decode the upload within the limits,
+find and embed faces, prepare a photo for enrolment, draw the answer."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..boxes import clip_box, iou
+from ..draw import annotate
+from ..errors import ImageError
+from ..imageio import decode_image, header_size
+from ..recognizer import FaceRecognizer, main_face, opencv_failure
+from ..types import Detection, Embeddings, Image, ImageFaces, RecognizedFace
+from .problems import ApiError
+
+# How much of the photo around a named face is kept: the face's box grown to 2.5 times its
+# side, so the face is the photo's main face when extract-embeddings reads it again.
+CROP_SCALE = 2.5
+_SUFFIXES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"BM": ".bmp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may ask for."""
+
+    upload_bytes: int = 20 << 20
+    pixels: int = 50_000_000
+    faces: int = 50
+    rate: float = 10.0  # requests a second per client address; 0 = no limit
+    burst: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The faces of one uploaded image, embedded."""
+
+    image: Image
+    detections: list[Detection]
+    vectors: Embeddings
+
+
+def read_upload(data: bytes, limits: Limits) -> Image:
+    """The uploaded bytes as a BGR image, or the API's 4xx error."""
+    if not data:
+        raise ApiError(400, "empty_file", "the file is empty (0 bytes)")
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > limits.pixels:
+        raise ApiError(413, "too_many_pixels", f"{size[0]}x{size[1]} is above the "
+                       f"{limits.pixels / 1e6:g} megapixel limit")  # fmt: skip
+    try:
+        return decode_image(data, "the upload")
+    except ImageError as err:
+        raise ApiError(400, "not_an_image", str(err)) from err
+
+
+def _opencv(job: Callable[[], object]) -> object:
+    try:
+        return job()
+    except (cv2.error, MemoryError) as err:
+        raise ApiError(422, "cannot_process", opencv_failure(err)) from err
+
+
+def find_faces(recognizer: FaceRecognizer, data: bytes, limits: Limits, embed: bool) -> Found:
+    """Decode, detect (refusing more than limits.faces faces) and, if asked, embed every face."""
+    image = read_upload(data, limits)
+
+    def run() -> Found:
+        found = recognizer.find_faces(image)
+        if len(found) > limits.faces:
+            raise ApiError(422, "too_many_faces", f"{len(found)} faces, above the limit of "
+                           f"{limits.faces} per image")  # fmt: skip
+        dim = recognizer.embedder.spec.output_dim
+        vectors = (
+            recognizer.embed_detections(image, found)
+            if embed and found
+            else np.zeros((0, dim), np.float32)
+        )
+        return Found(image, found, vectors)
+
+    return _opencv(run)  # type: ignore[return-value]
+
+
+def main_vector(
+    recognizer: FaceRecognizer, data: bytes, limits: Limits
+) -> tuple[Detection, Embeddings]:
+    """The main face of an upload (as extract-embeddings chooses it) and its embedding."""
+    found = find_faces(recognizer, data, limits, embed=False)
+    if not found.detections:
+        raise ApiError(422, "no_face", "no face found in the image")
+    h, w = found.image.shape[:2]
+    face = main_face(found.detections, w, h)
+    vector = _opencv(lambda: recognizer.embed_detections(found.image, [face]))
+    return face, vector  # type: ignore[return-value]
+
+
+def suffix_of(data: bytes) -> str | None:
+    """The dataset suffix for these bytes' format, None for a format the dataset does not read."""
+    for magic, suffix in _SUFFIXES.items():
+        if data.startswith(magic):
+            return suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A photo ready to be enrolled: the bytes to store, their suffix, decoded, embedded."""
+
+    data: bytes
+    suffix: str
+    image: Image
+    faces: ImageFaces
+    box: list[int]
+
+
+def prepare_enrolment(
+    recognizer: FaceRecognizer,
+    data: bytes,
+    limits: Limits,
+    box: list[float] | None,
+    every_face: bool,
+) -> Enrolment:
+    """What enrolling this photo stores. Without `box`, the photo as sent (its main face is the
+    person's). With `box`, a crop around the detected face nearest that box, stored as PNG, so
+    that the face named is the crop's main face (a group photo would otherwise enrol whoever
+    is its main face when extract-embeddings reads it again)."""
+    image = read_upload(data, limits)
+    suffix = suffix_of(data)
+    if box is not None:
+        found = find_faces(recognizer, data, limits, embed=False).detections
+        want = np.asarray(box, np.float32)
+        best = max(found, key=lambda d: iou(d.box, want), default=None)
+        if best is None or iou(best.box, want) < 0.3:
+            raise ApiError(422, "no_face", "no face found at that box")
+        image = crop_around(image, best.box)
+        data, suffix = _png(image), ".png"
+    elif suffix is None:  # a format the dataset folder would not list (TIFF, ...): store PNG
+        data, suffix = _png(image), ".png"
+    [faces] = recognizer.embed_images([image], every_face)
+    if faces.error is not None:
+        raise ApiError(422, "cannot_process", faces.error)
+    if not faces.detections:
+        raise ApiError(422, "no_face", "no face found in the image")
+    h, w = image.shape[:2]
+    chosen = main_face(faces.detections, w, h)
+    return Enrolment(data, suffix, image, faces, chosen.box_list())
+
+
+def crop_around(image: Image, box: np.ndarray, scale: float = CROP_SCALE) -> Image:
+    """A square part of `image` centred on `box`, `scale` times its longer side (clipped)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    half = max(x2 - x1, y2 - y1) * scale / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    h, w = image.shape[:2]
+    a, b, c, d = (
+        int(round(v))
+        for v in clip_box(np.array([cx - half, cy - half, cx + half, cy + half]), w, h)
+    )
+    return np.ascontiguousarray(image[b:d, a:c])
+
+
+def _png(image: Image) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise ApiError(422, "cannot_process", "OpenCV could not encode the face as PNG")
+    return encoded.tobytes()
+
+
+def jpeg_data_url(image: Image, quality: int = 85) -> str:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ApiError(422, "cannot_process", "OpenCV could not encode the annotated image")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode()
+
+
+def annotated(image: Image, faces: list[RecognizedFace]) -> str:
+    return jpeg_data_url(annotate(image, faces))
+
+
+def thumbnail(image: Image, box: list[float] | None, side: int = 128) -> bytes:
+    """A JPEG of the face at `box` (grown by half), `side` pixels on its longer edge."""
+    part = crop_around(image, np.asarray(box, np.float32), 1.5) if box else image
+    h, w = part.shape[:2]
+    scale = side / max(h, w)
+    small = cv2.resize(part, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ImageError("cannot encode the thumbnail")
+    return encoded.tobytes()

@@ -1,0 +1,183 @@
+"""What makes the server safe to leave running: API keys, a rate per client, a body size cap,
+and names that cannot become paths or terminal escapes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..extract import name_problem
+from .problems import ApiError
+
+READ = "read"
+WRITE = "write"
+MAX_NAME = 100
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The accepted keys, kept as sha256 digests only. A write key also reads."""
+
+    write: tuple[bytes, ...]
+    read: tuple[bytes, ...] = ()
+    open_reads: bool = False
+
+    @classmethod
+    def of(cls, write: list[str], read: list[str] = (), open_reads: bool = False) -> Keys:  # type: ignore[assignment]
+        return cls(tuple(_digest(k) for k in write), tuple(_digest(k) for k in read), open_reads)
+
+    def access(self, presented: str | None) -> str | None:
+        """WRITE, READ or None for a presented key. Every configured key is compared, each in
+        constant time (hmac.compare_digest of digests), so timing tells nothing about which
+        key, or how much of one, matched."""
+        if not presented:
+            return None
+        given = _digest(presented)
+        writes = [hmac.compare_digest(given, k) for k in self.write]
+        reads = [hmac.compare_digest(given, k) for k in self.read]
+        if any(writes):
+            return WRITE
+        return READ if any(reads) else None
+
+    def require(self, presented: str | None, need: str) -> None:
+        """Raise the API's 401/403 unless `presented` grants `need`."""
+        if need == READ and self.open_reads:
+            return
+        granted = self.access(presented)
+        if granted == WRITE or (granted == READ and need == READ):
+            return
+        if not presented:
+            raise ApiError(401, "missing_key", "send the API key as X-API-Key or Authorization: Bearer",
+                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        if granted == READ:
+            raise ApiError(403, "read_only_key", "this key may read, not change the gallery")
+        raise ApiError(401, "wrong_key", "the API key is not valid", {"WWW-Authenticate": "Bearer"})
+
+
+def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key from `X-API-Key`, else from `Authorization: Bearer <key>`."""
+    if x_api_key:
+        return x_api_key
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+class RateLimiter:
+    """A token bucket per client address: `rate` requests a second, bursts of `burst`.
+
+    At most `clients` addresses are remembered (least recently seen forgotten first), so a
+    flood of addresses cannot grow memory. rate 0 turns it off.
+    """
+
+    def __init__(self, rate: float, burst: int, clients: int = 10_000) -> None:
+        self.rate, self.burst, self.clients = rate, max(1, burst), clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        """Take a token for `client`, or raise the API's 429 with Retry-After."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[client] = (tokens, now)
+                wait = (1.0 - tokens) / self.rate
+                raise ApiError(429, "rate_limited", f"more than {self.rate:g} requests a second; "
+                               f"retry in {wait:.1f} s", {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+            self._buckets[client] = (tokens - 1.0, now)
+            while len(self._buckets) > self.clients:
+                self._buckets.popitem(last=False)
+
+
+def check_name(name: str) -> str:
+    """A person's name as given, or the API's 422 `bad_name`: it becomes a folder name, so no
+    path separators, no `.` or `..`, no leading dot (hidden folders are not read), no control
+    or invisible format characters, no surrounding spaces, at most 100 characters, and not
+    `unknown` (the answer for strangers)."""
+    why = None
+    if not name or len(name) > MAX_NAME:
+        why = f"a name has 1 to {MAX_NAME} characters"
+    elif "/" in name or "\\" in name:
+        why = "a name cannot hold / or \\"
+    elif name.startswith("."):
+        why = "a name cannot start with a dot"
+    elif name != name.strip():
+        why = "a name cannot start or end with a space"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
+        why = "a name cannot hold control or invisible characters"
+    else:
+        why = name_problem(name)
+    if why is not None:
+        raise ApiError(422, "bad_name", why)
+    return name
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is answered 413 `too_large` before
+    the application reads it (by Content-Length, or by counting a chunked body)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        mb = self.limit / (1 << 20)
+        doc = {"error": "too_large", "message": f"the request is over the {mb:g} MB upload limit"}
+        body = json.dumps(doc).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})

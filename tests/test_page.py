@@ -1,0 +1,90 @@
+"""The web page in Debian's Chromium, driven by Playwright: recognize a photo, name an unknown
+face, see it recognized on the next upload, rename and delete a person."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.serverkit import WRITE_KEY, gallery_copy, running
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless as root, and no calls home: this machine's closed network refuses them.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
+        )
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_the_page_recognizes_and_learns(trained, tmp_path, browser):
+    expect = sync_api.expect
+    paths = gallery_copy(trained, tmp_path)
+    group = str(EXAMPLES / "obama_and_biden.jpg")
+    with running(paths) as server:
+        page = browser.new_page()
+        page.goto(f"{server.url}/#key={WRITE_KEY}")
+        assert "key=" not in page.url  # taken out of the address bar and history
+        expect(page.locator("#people li")).to_have_count(6)
+        expect(page.locator('#people li[data-name="obama"] img')).to_have_attribute(
+            "src", re.compile("^blob:")
+        )
+
+        page.set_input_files("#file", group)
+        names = page.locator("#names li")
+        expect(names).to_have_count(3)
+        texts = names.all_inner_texts()
+        assert sorted(t.split(" ")[0] for t in texts) == ["biden", "obama", "unknown"]
+        expect(page.locator(".box")).to_have_count(3)
+
+        page.click(".box.unknown")
+        page.fill("#enrol-name", "malia")
+        page.click("#enrol button[type=submit]")
+        expect(page.locator('#people li[data-name="malia"]')).to_have_count(1)
+
+        page.set_input_files("#file", [])
+        page.set_input_files("#file", group)  # the next upload
+        expect(page.locator("#names li", has_text="malia")).to_have_count(1)
+        assert sorted(t.split(" ")[0] for t in names.all_inner_texts()) == [
+            "biden",
+            "malia",
+            "obama",
+        ]
+        expect(page.locator(".box.unknown")).to_have_count(0)
+
+        page.once("dialog", lambda d: d.accept("malia_obama"))
+        page.click('#people li[data-name="malia"] button:text("Rename")')
+        expect(page.locator('#people li[data-name="malia_obama"]')).to_have_count(1)
+        page.once("dialog", lambda d: d.accept())
+        page.click('#people li[data-name="malia_obama"] button:text("Delete")')
+        expect(page.locator('#people li[data-name="malia_obama"]')).to_have_count(0)
+        expect(page.locator("#people li")).to_have_count(6)
+    assert not (paths["dataset"] / "malia_obama").exists()
+
+
+def test_the_page_asks_for_a_key(trained, tmp_path, browser):
+    expect = sync_api.expect
+    paths = gallery_copy(trained, tmp_path)
+    with running(paths) as server:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        expect(page.locator("#keyform")).to_be_visible()
+        expect(page.locator("#message")).to_have_text(re.compile("API key"))
+        page.fill("#key", WRITE_KEY)
+        page.click("#keyform button")
+        expect(page.locator("#people li")).to_have_count(6)
