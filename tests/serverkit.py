@@ -20,6 +20,11 @@ from tests.conftest import DATASET
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
+from pipeline.server.app import create_app  # noqa: E402
+from pipeline.server.jobs import Limits  # noqa: E402
+from pipeline.server.run import build_service, close  # noqa: E402
+from pipeline.server.security import Keys  # noqa: E402
+
 WRITE_KEY = "write-key-0123456789abcdef"
 READ_KEY = "read-key-0123456789abcdef"
 
@@ -99,3 +104,25 @@ def running(paths: dict[str, Path], *extra: str) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def in_process(
+    trained: dict[str, Path], recognizer, dest: Path, limits: Limits, debounce: float = 0.3
+) -> Iterator:
+    """FastAPI's test client on a server over a copy of the trained gallery (one worker, the
+    session's nets); it sends the write key. `client.service` and `client.paths` are there
+    for the test to look behind the API."""
+    from fastapi.testclient import TestClient
+
+    paths = gallery_copy(trained, dest)
+    service, _ = build_service(
+        lambda: recognizer, paths["dataset"], paths["store"], paths["model"],
+        Keys.of([WRITE_KEY], [READ_KEY]), limits, workers=1, debounce=debounce,
+    )  # fmt: skip
+    try:
+        with TestClient(create_app(service), headers={"X-API-Key": WRITE_KEY}) as client:
+            client.service, client.paths = service, paths  # type: ignore[attr-defined]
+            yield client
+    finally:
+        close(service)

@@ -21,13 +21,11 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from pipeline.server.app import create_app  # noqa: E402
 from pipeline.server.gallery import file_version  # noqa: E402
 from pipeline.server.jobs import Limits  # noqa: E402
 from pipeline.server.problems import CODES  # noqa: E402
-from pipeline.server.run import build_service, close  # noqa: E402
-from pipeline.server.security import Keys  # noqa: E402
-from tests.serverkit import READ_KEY, WRITE_KEY, gallery_copy  # noqa: E402
+from pipeline.server.run import close  # noqa: E402
+from tests.serverkit import READ_KEY, WRITE_KEY, in_process  # noqa: E402
 
 API = "/api/v1"
 PENNY = sorted((BBT / "penny").glob("*.png"))
@@ -36,16 +34,10 @@ PENNY = sorted((BBT / "penny").glob("*.png"))
 @pytest.fixture
 def served(trained, recognizer, tmp_path) -> Iterator[TestClient]:
     """A server over a copy of the trained bundled gallery; the client sends the write key."""
-    paths = gallery_copy(trained, tmp_path)
-    service, _ = build_service(
-        lambda: recognizer, paths["dataset"], paths["store"], paths["model"],
-        Keys.of([WRITE_KEY], [READ_KEY]), Limits(upload_bytes=3 << 20, faces=5, rate=0),
-        workers=1, debounce=0.3,
-    )  # fmt: skip
-    with TestClient(create_app(service), headers={"X-API-Key": WRITE_KEY}) as client:
-        client.service, client.paths = service, paths  # type: ignore[attr-defined]
+    with in_process(
+        trained, recognizer, tmp_path, Limits(upload_bytes=3 << 20, faces=5, rate=0)
+    ) as client:
         yield client
-    close(service)
 
 
 def upload(path: Path, field: str = "file") -> dict:
@@ -284,17 +276,11 @@ def test_bad_images_get_their_errors(served):
 
 
 def test_too_many_faces_is_refused(trained, recognizer, tmp_path):
-    paths = gallery_copy(trained, tmp_path)
-    service, _ = build_service(lambda: recognizer, paths["dataset"], paths["store"],
-                               paths["model"], Keys.of([WRITE_KEY]), Limits(faces=3, rate=0), 1)  # fmt: skip
-    try:
-        with TestClient(create_app(service), headers={"X-API-Key": WRITE_KEY}) as client:
-            r = client.post(f"{API}/recognize", files=upload(EXAMPLES / "bbt1.jpg"))
-            assert "4 faces" in error_of(r, 422, "too_many_faces")
-            r = client.post(f"{API}/recognize", files=upload(EXAMPLES / "obama_and_biden.jpg"))
-            assert r.status_code == 200
-    finally:
-        close(service)
+    with in_process(trained, recognizer, tmp_path, Limits(faces=3, rate=0)) as client:
+        r = client.post(f"{API}/recognize", files=upload(EXAMPLES / "bbt1.jpg"))
+        assert "4 faces" in error_of(r, 422, "too_many_faces")
+        r = client.post(f"{API}/recognize", files=upload(EXAMPLES / "obama_and_biden.jpg"))
+        assert r.status_code == 200
 
 
 def test_keys_are_required_and_checked(served):
@@ -364,16 +350,10 @@ def test_unknown_people_and_faces(served):
 
 
 def test_the_rate_per_client_is_limited(trained, recognizer, tmp_path):
-    paths = gallery_copy(trained, tmp_path)
-    service, _ = build_service(lambda: recognizer, paths["dataset"], paths["store"],
-                               paths["model"], Keys.of([WRITE_KEY]), Limits(rate=1, burst=3), 1)  # fmt: skip
-    try:
-        with TestClient(create_app(service), headers={"X-API-Key": WRITE_KEY}) as client:
-            codes = [client.get(f"{API}/people").status_code for _ in range(5)]
-            assert codes[:3] == [200, 200, 200] and codes[3] == 429
-            r = client.get(f"{API}/people")
-            error_of(r, 429, "rate_limited")
-            assert int(r.headers["retry-after"]) >= 1
-            assert client.get(f"{API}/health").status_code == 200  # probes are not limited
-    finally:
-        close(service)
+    with in_process(trained, recognizer, tmp_path, Limits(rate=1, burst=3)) as client:
+        codes = [client.get(f"{API}/people").status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3] == 429
+        r = client.get(f"{API}/people")
+        error_of(r, 429, "rate_limited")
+        assert int(r.headers["retry-after"]) >= 1
+        assert client.get(f"{API}/health").status_code == 200  # probes are not limited

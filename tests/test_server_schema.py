@@ -8,41 +8,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BBT, EXAMPLES
-from tests.serverkit import WRITE_KEY, gallery_copy
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 
-from pipeline.server.app import create_app  # noqa: E402
 from pipeline.server.jobs import Limits  # noqa: E402
 from pipeline.server.problems import CODES  # noqa: E402
-from pipeline.server.run import build_service, close  # noqa: E402
-from pipeline.server.security import Keys  # noqa: E402
+from tests.serverkit import WRITE_KEY, in_process  # noqa: E402
 
 PHOTOS = [EXAMPLES / "obama1.jpg", EXAMPLES / "kit_with_rose.jpg", BBT / "penny" / "penny1.png"]
 
 
 @pytest.fixture(scope="module")
-def app(trained, recognizer, tmp_path_factory):
-    paths = gallery_copy(trained, tmp_path_factory.mktemp("schema"))
-    service, _ = build_service(
-        lambda: recognizer, paths["dataset"], paths["store"], paths["model"],
-        Keys.of([WRITE_KEY]), Limits(rate=0), workers=1, debounce=0.5,
-    )  # fmt: skip
-    yield create_app(service)
-    close(service)
-
-
-@pytest.fixture(scope="module")
-def api(app):
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
-
-
-@pytest.fixture(scope="module")
-def api_client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, headers={"X-API-Key": WRITE_KEY}) as client:
+def api_client(trained, recognizer, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("schema")
+    with in_process(trained, recognizer, dest, Limits(rate=0), debounce=0.5) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def api(api_client):
+    return schemathesis.openapi.from_asgi("/openapi.json", api_client.app)
 
 
 def test_no_request_gets_a_server_error(api):
