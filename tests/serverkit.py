@@ -108,14 +108,21 @@ def running(paths: dict[str, Path], *extra: str) -> Iterator[Server]:
 
 @contextmanager
 def in_process(
-    trained: dict[str, Path], recognizer, dest: Path, limits: Limits, debounce: float = 0.3
+    trained: dict[str, Path] | None,
+    recognizer,
+    dest: Path,
+    limits: Limits,
+    debounce: float = 0.3,
+    paths: dict[str, Path] | None = None,
 ) -> Iterator:
-    """FastAPI's test client on a server over a copy of the trained gallery (one worker, the
-    session's nets); it sends the write key. `client.service` and `client.paths` are there
-    for the test to look behind the API."""
+    """FastAPI's test client on a server over a copy of the trained gallery (or over `paths`
+    as they are; one worker, the session's nets); it sends the write key. `client.service`
+    and `client.paths` are there for the test to look behind the API."""
     from fastapi.testclient import TestClient
 
-    paths = gallery_copy(trained, dest)
+    if paths is None:
+        assert trained is not None
+        paths = gallery_copy(trained, dest)
     service, _ = build_service(
         lambda: recognizer, paths["dataset"], paths["store"], paths["model"],
         Keys.of([WRITE_KEY], [READ_KEY]), limits, workers=1, debounce=debounce,

@@ -4,6 +4,7 @@ face, see it recognized on the next upload, rename and delete a person."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,16 +21,28 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
-@pytest.fixture
-def browser():
+def launch(extra: list[str] | None = None):
     if not CHROMIUM.exists():
         pytest.skip(
             "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
         )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS + (extra or [])
+        )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser():
+    yield from launch()
+
+
+@pytest.fixture
+def camera_browser():
+    """Chromium's fake camera (a moving test pattern), allowed without a prompt."""
+    yield from launch(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
 
 
 def test_the_page_recognizes_and_learns(trained, tmp_path, browser):
@@ -88,3 +101,27 @@ def test_the_page_asks_for_a_key(trained, tmp_path, browser):
         page.fill("#key", WRITE_KEY)
         page.click("#keyform button")
         expect(page.locator("#people li")).to_have_count(6)
+
+
+def test_the_camera_panel_posts_frames(trained, tmp_path, camera_browser):
+    expect = sync_api.expect
+    paths = gallery_copy(trained, tmp_path)
+    with running(paths) as server, server.client() as client:
+        page = camera_browser.new_page()
+        page.goto(f"{server.url}/#key={WRITE_KEY}")
+        page.click("#camera")
+        expect(page.locator("#camera")).to_have_text("Stop camera")
+        expect(page.locator("#live")).to_be_visible()
+
+        def frames_recognized() -> float:
+            text = client.get("/metrics").text
+            line = 'facerec_requests_total{method="POST",route="/api/v1/recognize",status="200"}'
+            return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0)
+
+        page.wait_for_function("document.querySelector('#video').videoWidth > 0")
+        deadline = time.monotonic() + 30
+        while frames_recognized() < 3 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert frames_recognized() >= 3
+        page.click("#camera")
+        expect(page.locator("#live")).to_be_hidden()

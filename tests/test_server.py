@@ -108,6 +108,8 @@ def test_people_are_listed_with_their_face_counts(served):
     assert {p["name"]: p["faces"] for p in doc["people"]} == expected
     faces = served.get(f"{API}/people/obama/faces").json()["faces"]
     assert sorted(f["id"] for f in faces) == ["obama.jpg", "obama2.jpg", "obama3.jpg"]
+    person = served.get(f"{API}/people/obama").json()
+    assert person["name"] == "obama" and person["faces"] == faces
     thumb = served.get(f"{API}/people/obama/thumbnail")
     assert thumb.headers["content-type"] == "image/jpeg"
     image = cv2.imdecode(np.frombuffer(thumb.content, np.uint8), cv2.IMREAD_COLOR)
@@ -357,3 +359,40 @@ def test_the_rate_per_client_is_limited(trained, recognizer, tmp_path):
         error_of(r, 429, "rate_limited")
         assert int(r.headers["retry-after"]) >= 1
         assert client.get(f"{API}/health").status_code == 200  # probes are not limited
+
+
+def test_serve_without_the_extra_says_how_to_install_it(monkeypatch, capsys):
+    from pipeline.cli import main
+    from pipeline.server import run
+
+    monkeypatch.setattr(run, "NEEDS", (*run.NEEDS, "no_such_module_here"))
+    assert main(["serve", "--dataset", str(DATASET)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        "error: facerec serve needs the serve extra (no_such_module_here missing)"
+    )
+    assert "pip install 'facerec-pipeline[serve]'" in err and len(err.splitlines()) == 1
+
+
+def test_an_empty_gallery_starts_learns_and_restarts(recognizer, tmp_path):
+    """No photo at all: faces are unknown (no distance); a person without photos survives a
+    restart as a folder; the first enrolment is recognized at once, by the nearest face."""
+    paths = {
+        "dataset": tmp_path / "people",
+        "store": tmp_path / "e.db",
+        "model": tmp_path / "r.skops",
+    }
+    limits = Limits(rate=0)
+    with in_process(None, recognizer, tmp_path, limits, debounce=30, paths=paths) as client:
+        doc = client.post(f"{API}/recognize", files=upload(PENNY[1])).json()
+        assert [(f["name"], f["distance"], f["by"]) for f in doc["faces"]] == [
+            ("unknown", None, "nearest")
+        ]
+        assert doc["recognizer"]["version"] == "none"
+        assert client.post(f"{API}/people", json={"name": "ada"}).status_code == 201
+    with in_process(None, recognizer, tmp_path, limits, debounce=30, paths=paths) as client:
+        assert client.get(f"{API}/people").json()["people"] == [{"name": "ada", "faces": 0}]
+        assert client.post(f"{API}/people/penny/faces", files=upload(PENNY[0])).status_code == 201
+        doc = client.post(f"{API}/recognize", files=upload(PENNY[1])).json()
+        assert [(f["name"], f["by"]) for f in doc["faces"]] == [("penny", "nearest")]
+        assert not paths["model"].exists()  # the refit waits for 30 quiet seconds

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..atomic import fsync_folder, write_bytes
 from ..classify import IdentityClassifier
+from ..errors import DatasetError
 from ..extract import extract_embeddings, image_record
 from ..files import read_file
 from ..imageio import DatasetItem
@@ -217,9 +218,10 @@ class LiveGallery:
         self._store = EmbeddingStore(
             self.store_path, self.spec.id, self.spec.output_dim, self.detector_id
         )
-        report = _empty_report()
-        if any(self.dataset.iterdir()):
+        try:
             report = extract_embeddings(self.dataset, self._store, recognizer, progress)
+        except DatasetError:  # no image at all yet (a new gallery, or only empty folders)
+            report = replace(_empty_report(), removed=self._store.remove_missing(()))
         self._snapshot = self._read_snapshot(0)
         names, vectors, _ = self._store.embeddings()
         trained = self._load_classifier()
@@ -351,7 +353,12 @@ class LiveGallery:
             item = DatasetItem(person, path, relpath)
             record = image_record(item, digest, st.st_size, st.st_mtime_ns, image, found,
                                   all_faces=self._store.all_faces)  # fmt: skip
-            self._store.upsert([record])
+            try:
+                self._store.upsert([record])
+            except BaseException:  # not acknowledged: leave no photo for the next start
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise
             gen = self._snapshot.generation + 1
             added = [Face(relpath, person, record.box, record.score, True, gen)]
             vectors = [np.asarray(record.embedding, np.float32)]
