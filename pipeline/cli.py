@@ -30,6 +30,8 @@ log = logging.getLogger("pipeline")
 T = TypeVar("T")
 
 DEFAULT_STORE = "output/embeddings.db"
+# pipeline.cluster.METHODS, default first (not imported here: the CLI loads modules lazily)
+_CLUSTER_METHODS = ("whispers+centres", "whispers", "average", "hdbscan", "dbscan")
 DEFAULT_MODEL = "output/recognizer.skops"
 DEFAULT_OUTPUT = "output/recognized"
 _REPO_DIR = Path(__file__).resolve().parent.parent
@@ -228,13 +230,28 @@ def _box_fields(box: list[int]) -> dict[str, int]:
     return dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
 
 
+def _strangers(args: argparse.Namespace, gap: float) -> Any:
+    """A StrangerKeeper for --keep-unknown DIR, or None."""
+    if not getattr(args, "keep_unknown", None):
+        return None
+    from .strangers import StrangerKeeper
+
+    return StrangerKeeper(args.keep_unknown, gap)
+
+
+def _keep_unknown(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-unknown", nargs="?", const="output/strangers", metavar="DIR",
+                   help="keep a crop of every unknown face in DIR (default output/strangers), "
+                        "for `facerec cluster DIR` to find recurring strangers")  # fmt: skip
+
+
 def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recognizer: Any) -> int:
     from .recognize import list_inputs, recognize_images
     from .types import Skip
 
     rows = _Rows(args.format, _FACE_FIELDS)
     output = None if args.no_output else args.output
-    for item in recognize_images(list_inputs(targets), recognizer, output):
+    for item in recognize_images(list_inputs(targets), recognizer, output, _strangers(args, 0)):
         if isinstance(item, Skip):
             rows.write({"path": item.path, "error": item.reason})
             continue
@@ -259,7 +276,8 @@ def run_recognize(
     recognizer = recognizer or _recognizer(args, with_model=True)
     results, skipped = [], []
     output = None if args.no_output else args.output
-    for item in recognize_images(inputs, recognizer, output):
+    args.kept = _strangers(args, 0)
+    for item in recognize_images(inputs, recognizer, output, args.kept):
         (skipped if isinstance(item, Skip) else results).append(item)
     if len(targets) == 1 and not Path(targets[0]).is_dir() and skipped:
         raise FaceRecError(f"{skipped[0].path}: {skipped[0].reason}")
@@ -284,6 +302,9 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     lines += [f"skipped {s.path}: {s.reason}" for s in skipped]
     if not args.no_output and results:
         lines.append(f"annotated images: {args.output}")
+    if args.kept is not None:
+        doc["kept_unknown"] = args.kept.kept
+        lines.append(f"{args.kept.kept} unknown faces kept in {args.kept.folder}")
     _emit(args, doc, lines)
     return 0
 
@@ -360,9 +381,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.no_output:
         output = None
     recognizer = _recognizer(args, with_model=True)
-    report = recognize_video(
-        args.input, recognizer, output, args.display, args.max_frames, None, args.detect_every
-    )
+    kept = _strangers(args, 5.0)
+    report = recognize_video(args.input, recognizer, output, args.display, args.max_frames,
+                             None, args.detect_every, kept)  # fmt: skip
     names = ", ".join(f"{n} ({c})" for n, c in report.to_dict()["names"].items())
     lines = [
         f"{report.frames} frames ({report.ended_by}), {report.frames_with_faces} with faces, "
@@ -374,7 +395,11 @@ def cmd_video(args: argparse.Namespace) -> int:
     ]
     if output:
         lines.append(f"annotated video: {output}")
-    _emit(args, report.to_dict(), lines)
+    doc = report.to_dict()
+    if kept is not None:
+        doc["kept_unknown"] = kept.kept
+        lines.append(f"{kept.kept} unknown faces kept in {kept.folder}")
+    _emit(args, doc, lines)
     return 0
 
 
@@ -525,6 +550,81 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ],
         f"annotated images: {output}",
     ]
+    _emit(args, doc, lines)
+    return 0
+
+
+def _group_name(text: str) -> tuple[int, str]:
+    """An argparse type: GROUP=name, the name usable as a dataset folder."""
+    from .extract import name_problem
+
+    gid, sep, name = text.partition("=")
+    name = name.strip()
+    if not sep or not gid.strip().isdigit() or not name:
+        raise argparse.ArgumentTypeError(f"expected GROUP=name, like 3=ada, not {text!r}")
+    if any(c in name for c in "/\\") or name.startswith(".") or name_problem(name):
+        raise argparse.ArgumentTypeError(f"{name!r} cannot be a person's folder name")
+    return int(gid), name
+
+
+def _group_ids(text: str) -> list[int]:
+    """An argparse type: KEEP,OTHER[,OTHER...] group ids."""
+    parts = [t.strip() for t in text.split(",")]
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected group ids like 3,7, not {text!r}")
+    return [int(p) for p in parts]
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from .library import edit_groups, group_library, load_library, name_group
+    from .models import embedder_spec
+    from .sheets import write_report
+    from .store import EmbeddingStore
+
+    recognizer = _recognizer(args, with_model=False, store=args.store)
+    cut = args.cut if args.cut is not None else embedder_spec(args.embedder).cluster_distance
+    with _open_store(args.store, recognizer, all_faces=True) as store:
+        library = group_library(args.photos, store, recognizer, cut, args.method,
+                                args.recluster, _progress("embedding"))  # fmt: skip
+        changes, extract = library.changes, library.extract
+        if args.merge or args.remove:
+            edit_groups(store, args.merge or (), args.remove or ())
+            library = load_library(args.photos, store)
+        named = {}
+        if args.name:
+            spec = recognizer.embedder.spec
+            with EmbeddingStore(args.gallery, spec.id, spec.output_dim,
+                                recognizer.detector.spec.id) as gallery:  # fmt: skip
+                for gid, name in args.name:
+                    named[gid] = (name, name_group(library, store, gid, name, recognizer,
+                                                   gallery, Path(args.dataset)))  # fmt: skip
+            library = load_library(args.photos, store)
+    library = type(library)(library.root, library.groups, library.singletons, changes, extract)
+    written = write_report(library, Path(args.output))
+    doc = library.to_dict() | {"cut": cut, "method": args.method, "index": written["index"]}
+    doc["named"] = {str(g): {"name": n, "enrolled": k} for g, (n, k) in named.items()}
+    lines = []
+    if extract is not None:
+        lines.append(f"{extract.images} photos: {extract.embedded} embedded, "
+                     f"{extract.unchanged} unchanged, {len(extract.skipped)} skipped")  # fmt: skip
+    faces = sum(len(g.faces) for g in library.groups) + len(library.singletons)
+    lines.append(f"{faces} faces: {len(library.groups)} groups, {len(library.singletons)} alone "
+                 f"(cut {cut:g}, {args.method})")  # fmt: skip
+    c = changes
+    for what, ids in (("created", c.created), ("grew", list(c.grew)), ("merged", list(c.merged)),
+                      ("split", list(c.split)), ("gone", c.gone)):  # fmt: skip
+        if ids:
+            lines.append(f"{what}: " + ", ".join(str(i) for i in ids))
+    for g in library.groups:
+        label = f" {g.name}" if g.name else ""
+        seen = g.seen()
+        when = f", seen {seen[0][:16]} to {seen[1][:16]}" if seen else ""
+        lines.append(f"  group {g.id}{label}: {len(g.faces)} faces in "
+                     f"{len({f.relpath for f in g.faces})} photos, spread {g.spread:.2f}{when}")  # fmt: skip
+    for gid, (name, count) in named.items():
+        lines.append(f"named group {gid} {name}: {count} faces enrolled into "
+                     f"{Path(args.dataset) / name}; run train-model to recognize them")  # fmt: skip
+    lines.append(f"index: {written['index']}")
     _emit(args, doc, lines)
     return 0
 
@@ -711,6 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the recognizer file (train-model writes it)")  # fmt: skip
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
+    _keep_unknown(p)
     _format(p)
     p.set_defaults(func=cmd_recognize)
 
@@ -754,6 +855,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "1 = detect and embed every face of every frame)")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
                    help="the recognizer file (train-model writes it)")  # fmt: skip
+    _keep_unknown(p)
     p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("verify", help="are two images the same person? (main face of each)")
@@ -806,6 +908,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the recognizer file (train-model writes it)")  # fmt: skip
     p.add_argument("-o", "--output", default="output/demo", help="folder for annotated images")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("cluster", help="group the faces of unsorted photos into people")
+    _common(p)
+    p.add_argument("photos", metavar="PHOTOS_DIR", help="a folder of photos, any layout")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default="output/library.db",
+                   help="the library's own embeddings database (every face of every photo)")  # fmt: skip
+    p.add_argument("-o", "--output", default="output/cluster",
+                   help="folder for index.html and the contact sheets")  # fmt: skip
+    p.add_argument("--cut", type=_DISTANCE,
+                   help="distance cut (default: the embedder's, measured on LFW: 0.85 for "
+                        "facenet)")  # fmt: skip
+    p.add_argument("--method", choices=list(_CLUSTER_METHODS), default=_CLUSTER_METHODS[0],
+                   help="clustering method (docs/design.md compares them)")  # fmt: skip
+    p.add_argument("--recluster", action="store_true",
+                   help="group every face afresh (ids kept by overlap) instead of adding new "
+                        "faces to the groups")  # fmt: skip
+    p.add_argument("--name", type=_group_name, action="append", metavar="GROUP=NAME",
+                   help="enrol a group as a person: face crops into DATASET/NAME/ and the "
+                        "gallery store (several allowed)")  # fmt: skip
+    p.add_argument("--merge", type=_group_ids, action="append", metavar="KEEP,OTHER",
+                   help="merge groups into the first one (several allowed)")  # fmt: skip
+    p.add_argument("--remove", action="append", metavar="PHOTO#FACE",
+                   help="take a face out of its group for good (ids as in --json)")  # fmt: skip
+    p.add_argument("-d", "--dataset", default="dataset", help="where --name puts the crops")
+    p.add_argument("--gallery", default=DEFAULT_STORE,
+                   help="the gallery store --name enrols into (train-model's --store)")  # fmt: skip
+    p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("serve", help="HTTP API and web page: recognize, enrol, learn as it runs")
     _common(p)

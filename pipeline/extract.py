@@ -24,6 +24,7 @@ from .files import read_file
 from .imageio import (
     DECODED_BUDGET,
     DatasetItem,
+    DatasetScan,
     decode_image,
     over_budget,
     scan_dataset,
@@ -189,29 +190,31 @@ def extract_embeddings(
     store: EmbeddingStore,
     recognizer: FaceRecognizer,
     progress: Callable[[Iterable[_Seen], int], Iterable[_Seen]] | None = None,
+    scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,
 ) -> ExtractReport:
     """Bring `store` in step with `dataset`/<person>/ images and report what happened.
 
     A store made with all_faces keeps every face of every image (photo libraries); training
-    still uses each image's main face only.
+    still uses each image's main face only. `scan` lists the images: scan_dataset (a folder
+    per person), or scan_library (a photo library, nobody named).
 
     Raises:
         DatasetError: the dataset folder is missing or holds no images at all.
     """
-    scan = scan_dataset(dataset)
-    items = list(scan.items)
-    if not items and not scan.problems:
+    found = scan(dataset)
+    items = list(found.items)
+    if not items and not found.problems:
         raise DatasetError(
             f"{dataset}: no images found (expected <dataset>/<person>/*.jpg|png|...)"
         )
     known = store.known()
-    kept = tuple(q.relpath for q in scan.problems if q.keep)
+    kept = tuple(q.relpath for q in found.problems if q.keep)
     present = {i.relpath for i in items}
     if kept:  # a folder that cannot be listed now keeps its rows: it is not an empty folder
         present |= {r for r in known if r.startswith(kept)}
     removed = store.remove_missing(present)
     embedded = unchanged = 0
-    skipped: list[Skip] = [Skip(q.relpath, q.reason) for q in scan.problems]
+    skipped: list[Skip] = [Skip(q.relpath, q.reason) for q in found.problems]
     batch: list[_Seen] = []
 
     def flush() -> None:

@@ -235,6 +235,20 @@ def scan_dataset(root: str | os.PathLike[str]) -> DatasetScan:
     return DatasetScan(tuple(items), tuple(sorted(problems, key=lambda q: q.relpath)))
 
 
+def scan_library(root: str | os.PathLike[str]) -> DatasetScan:
+    """Every image under root at any depth, root's own included, for a photo library: nobody
+    is named yet (person ""). Hidden folders and links to folders are not followed.
+
+    Raises:
+        DatasetError: root is missing or not a folder.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise DatasetError(f"{base}: photo folder not found")
+    items = [DatasetItem("", path, path.relative_to(base).as_posix()) for path in list_images(base)]
+    return DatasetScan(tuple(items), ())
+
+
 def iter_dataset(root: str | os.PathLike[str]) -> Iterator[DatasetItem]:
     """The images of scan_dataset(root), without its report of folders not read."""
     yield from scan_dataset(root).items

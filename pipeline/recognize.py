@@ -13,6 +13,7 @@ from .draw import annotate, draw_detections
 from .errors import FaceRecError, ImageError
 from .imageio import list_images, read_image
 from .recognizer import FaceRecognizer, opencv_failure
+from .strangers import StrangerKeeper
 from .types import DetectResult, Image, ImageResult, Skip
 
 
@@ -64,11 +65,13 @@ def recognize_images(
     inputs: Sequence[tuple[Path, Path]],
     recognizer: FaceRecognizer,
     output_dir: str | os.PathLike[str] | None = None,
+    strangers: StrangerKeeper | None = None,
 ) -> Iterator[ImageResult | Skip]:
     """Yield an ImageResult per readable image and a Skip per unreadable one.
 
     `inputs` are (image, relative output path) pairs, as list_inputs makes them. With
-    `output_dir`, an annotated copy of each image is written there (atomically).
+    `output_dir`, an annotated copy of each image is written there (atomically). With
+    `strangers`, the unknown faces are kept, dated by the photo's modification time.
     """
     out_dir = Path(output_dir) if output_dir is not None else None
     for path, relative in inputs:
@@ -85,6 +88,8 @@ def recognize_images(
         written = None
         if out_dir is not None:
             written = write_annotated(path, relative, out_dir, annotate(image, faces))
+        if strangers is not None:
+            strangers.keep(image, faces, path.stat().st_mtime, str(path))
         yield ImageResult(str(path), faces, written)
 
 

@@ -66,6 +66,18 @@ CREATE TABLE IF NOT EXISTS extra_faces (
     PRIMARY KEY (relpath, face)
 );
 """
+# Groups of a photo library (facerec cluster): which group each face is in, kept across runs
+# so that group ids stay stable; and the names given to groups. Made when first written.
+_GROUPS = """
+CREATE TABLE IF NOT EXISTS face_groups (
+    relpath  TEXT NOT NULL,
+    face     INTEGER NOT NULL,
+    group_id INTEGER NOT NULL,
+    PRIMARY KEY (relpath, face)
+);
+CREATE TABLE IF NOT EXISTS group_names (group_id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+"""
+FaceKey = tuple[str, int]  # (relpath, face): face 0 the image's main face
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +119,7 @@ class StoredFace:
     score: float | None
     embedding: np.ndarray
     face: int = 0  # 0 the main face; 1, 2, ... the others (--all-faces)
+    mtime_ns: int | None = None  # the image file's modification time when it was embedded
 
 
 class _WriterLock:
@@ -423,13 +436,39 @@ class EmbeddingStore:
                 (new, start, start - 1, old + "/"),
             )
 
-    def _has_extra_faces(self) -> bool:
-        """Readers never create the table, so a store from before --all-faces may lack it."""
+    def _has_table(self, name: str) -> bool:
         return bool(
             self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extra_faces'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
             ).fetchone()
         )
+
+    def groups(self) -> tuple[dict[FaceKey, int], dict[int, str]]:
+        """({(relpath, face): group id}, {group id: name}) as last saved; empty when never."""
+        if not self._has_table("face_groups"):
+            return {}, {}
+        rows = self.conn.execute("SELECT relpath, face, group_id FROM face_groups").fetchall()
+        names = self.conn.execute("SELECT group_id, name FROM group_names").fetchall()
+        return {(r[0], int(r[1])): int(r[2]) for r in rows}, {int(g): str(n) for g, n in names}
+
+    def save_groups(self, groups: dict[FaceKey, int], names: dict[int, str]) -> None:
+        """Replace the saved groups and names, in one transaction."""
+        with self._writing(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for statement in _GROUPS.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            self.conn.execute("DELETE FROM face_groups")
+            self.conn.execute("DELETE FROM group_names")
+            self.conn.executemany(
+                "INSERT INTO face_groups VALUES (?, ?, ?)",
+                [(k[0], k[1], g) for k, g in sorted(groups.items())],
+            )
+            self.conn.executemany("INSERT INTO group_names VALUES (?, ?)", sorted(names.items()))
+
+    def _has_extra_faces(self) -> bool:
+        """Readers never create the table, so a store from before --all-faces may lack it."""
+        return self._has_table("extra_faces")
 
     def stored_faces(self) -> int:
         """How many faces are stored: one per embedded image, plus --all-faces' others."""
@@ -465,19 +504,20 @@ class EmbeddingStore:
         """Every embedded face (with --all-faces, every face of every image) with its person,
         source path, box and score, in path order; `embeddings()` keeps to the main faces."""
         rows = self.conn.execute(
-            "SELECT relpath, person, box, score, embedding FROM images WHERE status = ? "
+            "SELECT relpath, person, box, score, embedding, mtime_ns FROM images WHERE status = ? "
             "ORDER BY relpath",
             (STATUS_OK,),
         ).fetchall()
         main = [
             StoredFace(r[0], r[1], json.loads(r[2]) if r[2] else None, r[3],
-                       np.frombuffer(r[4], dtype="<f4").astype(np.float32))
+                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), 0, r[5])
             for r in rows
         ]  # fmt: skip
         has_extra = self._has_extra_faces()
         extra = (
             self.conn.execute(
-                "SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face FROM extra_faces e "
+                "SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face, i.mtime_ns "
+                "FROM extra_faces e "
                 "JOIN images i ON i.relpath = e.relpath ORDER BY e.relpath, e.face"
             ).fetchall()
             if has_extra
@@ -485,7 +525,7 @@ class EmbeddingStore:
         )
         others = [
             StoredFace(r[0], r[1], json.loads(r[2]), r[3],
-                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), r[5])
+                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), r[5], r[6])
             for r in extra
         ]  # fmt: skip
         return sorted(main + others, key=lambda f: (f.relpath, f.face))

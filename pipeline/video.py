@@ -23,6 +23,7 @@ from .errors import VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
+from .strangers import StrangerKeeper
 from .timeline import timeline
 from .track import DETECT_EVERY, FaceTracker
 from .types import Image, RecognizedFace, VideoReport
@@ -183,13 +184,15 @@ def recognize_video(
     max_frames: int | None = None,
     on_frame: Callable[[int, list[RecognizedFace]], None] | None = None,
     detect_every: int = DETECT_EVERY,
+    strangers: StrangerKeeper | None = None,
 ) -> VideoReport:
     """Process frames until the stream ends, the camera is lost, `q` is pressed or Ctrl-C.
 
     Faces are detected every `detect_every` frames and followed in between (track.py);
     `detect_every=1` detects and embeds every face of every frame. `on_frame(index, faces)`
     sees each frame's answers (benchmarks, progress). The output video, if asked
-    for, is written atomically: it appears complete or not at all.
+    for, is written atomically: it appears complete or not at all. With `strangers`, unknown
+    faces are kept, dated by the clock (a camera) or the file's time plus the frame's offset.
     """
     capture, kind = open_source(source)
     fps_in = capture.get(cv2.CAP_PROP_FPS) or 0.0
@@ -209,6 +212,13 @@ def recognize_video(
             for frame, read_at in reader:
                 faces = tracker.update(frame)
                 state.count(faces, time.perf_counter() - read_at)
+                if strangers is not None:
+                    seen = (
+                        time.time()
+                        if kind != "file"
+                        else os.path.getmtime(source) + (state.frames - 1) / fps_in
+                    )
+                    strangers.keep(frame, faces, seen, source)
                 if not _emit_frame(frame, faces, tmp, show, fps_in, stack, state):
                     state.ended_by = "stopped by user"
                     break

@@ -125,3 +125,20 @@ def test_the_camera_panel_posts_frames(trained, tmp_path, camera_browser):
         assert frames_recognized() >= 3
         page.click("#camera")
         expect(page.locator("#live")).to_be_hidden()
+
+
+def test_the_cluster_index_opens_from_disk(tmp_path, browser, capsys):
+    from tests.test_cluster import cluster, library
+
+    doc = cluster(capsys, library(tmp_path / "photos"))
+    page = browser.new_page()
+    page.goto((tmp_path / "report" / "index.html").as_uri())
+    groups = page.locator("section.group")
+    sync_api.expect(groups).to_have_count(len(doc["groups"]))
+    for g in doc["groups"]:
+        sheet = page.locator(f"section[data-group='{g['id']}'] img")
+        sync_api.expect(sheet).to_have_js_property("complete", True)
+        assert sheet.evaluate("img => img.naturalWidth") == 112 * g["faces"]
+    first = page.locator("section.group a").first
+    href = first.get_attribute("href")
+    assert (tmp_path / "report" / href).resolve().is_file()  # links reach the photos

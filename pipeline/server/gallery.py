@@ -31,12 +31,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..atomic import fsync_folder, write_bytes
+from ..atomic import fsync_folder
 from ..classify import IdentityClassifier
+from ..enrol import enrol_photo, enrolment_relpath
 from ..errors import DatasetError
-from ..extract import extract_embeddings, image_record
+from ..extract import extract_embeddings
 from ..files import read_file
-from ..imageio import DatasetItem
 from ..models import ModelSpec
 from ..recognizer import FaceRecognizer
 from ..store import EmbeddingStore
@@ -341,24 +341,11 @@ class LiveGallery:
 
         def job() -> Enrolled:
             assert self._store is not None
-            digest = hashlib.sha256(data).hexdigest()
-            relpath = f"{person}/{digest[:16]}{suffix}"
+            relpath = enrolment_relpath(person, data, suffix)
             existing = next((f for f in self._snapshot.faces if f.relpath == relpath), None)
             if existing is not None:
                 return Enrolled(existing, False)
-            path = self.dataset / relpath
-            write_bytes(path, data)  # durable: fsynced, renamed, folder fsynced
-            fsync_folder(self.dataset)
-            st = path.stat()
-            item = DatasetItem(person, path, relpath)
-            record = image_record(item, digest, st.st_size, st.st_mtime_ns, image, found,
-                                  all_faces=self._store.all_faces)  # fmt: skip
-            try:
-                self._store.upsert([record])
-            except BaseException:  # not acknowledged: leave no photo for the next start
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                raise
+            record = enrol_photo(self._store, self.dataset, person, data, suffix, image, found)
             gen = self._snapshot.generation + 1
             added = [Face(relpath, person, record.box, record.score, True, gen)]
             vectors = [np.asarray(record.embedding, np.float32)]

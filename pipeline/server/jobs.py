@@ -10,17 +10,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..boxes import clip_box, iou
+from ..boxes import iou
 from ..draw import annotate
+from ..enrol import crop_around, png_bytes
 from ..errors import ImageError
 from ..imageio import decode_image, header_size
 from ..recognizer import FaceRecognizer, main_face, opencv_failure
 from ..types import Detection, Embeddings, Image, ImageFaces, RecognizedFace
 from .problems import ApiError
 
-# How much of the photo around a named face is kept: the face's box grown to 2.5 times its
-# side, so the face is the photo's main face when extract-embeddings reads it again.
-CROP_SCALE = 2.5
 _SUFFIXES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"BM": ".bmp"}
 
 
@@ -139,9 +137,9 @@ def prepare_enrolment(
         if best is None or iou(best.box, want) < 0.3:
             raise ApiError(422, "no_face", "no face found at that box")
         image = crop_around(image, best.box)
-        data, suffix = _png(image), ".png"
+        data, suffix = png_bytes(image), ".png"
     elif suffix is None:  # a format the dataset folder would not list (TIFF, ...): store PNG
-        data, suffix = _png(image), ".png"
+        data, suffix = png_bytes(image), ".png"
     [faces] = recognizer.embed_images([image], every_face)
     if faces.error is not None:
         raise ApiError(422, "cannot_process", faces.error)
@@ -150,26 +148,6 @@ def prepare_enrolment(
     h, w = image.shape[:2]
     chosen = main_face(faces.detections, w, h)
     return Enrolment(data, suffix, image, faces, chosen.box_list())
-
-
-def crop_around(image: Image, box: np.ndarray, scale: float = CROP_SCALE) -> Image:
-    """A square part of `image` centred on `box`, `scale` times its longer side (clipped)."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    half = max(x2 - x1, y2 - y1) * scale / 2
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    h, w = image.shape[:2]
-    a, b, c, d = (
-        int(round(v))
-        for v in clip_box(np.array([cx - half, cy - half, cx + half, cy + half]), w, h)
-    )
-    return np.ascontiguousarray(image[b:d, a:c])
-
-
-def _png(image: Image) -> bytes:
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise ApiError(422, "cannot_process", "OpenCV could not encode the face as PNG")
-    return encoded.tobytes()
 
 
 def jpeg_data_url(image: Image, quality: int = 85) -> str:
