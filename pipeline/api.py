@@ -19,18 +19,17 @@ NotTrainedError for recognize without a recognizer file, StoreError for find wit
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .classify import IdentityClassifier
-from .errors import ImageError, NoFaceError, NotTrainedError, StoreError
+from .errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
 from .imageio import decode_image, read_image
 from .models import embedder_spec
 from .recognizer import FaceRecognizer
 from .search import Neighbour, nearest
-from .store import EmbeddingStore
+from .stores import open_existing
 from .types import Detection, Embeddings, Image, RecognizedFace, Verification
 
 ImageInput = str | os.PathLike[str] | bytes | np.ndarray
@@ -146,18 +145,24 @@ class FaceRec:
 def search_store(
     recognizer: FaceRecognizer, image: Image, store: str | os.PathLike[str], k: int = 5
 ) -> list[Neighbour]:
-    """The CLI's and FaceRec.find's search: the main face of `image` against a store."""
-    if not Path(store).is_file():
-        raise StoreError(f"{store}: no embeddings database (run extract-embeddings first)")
-    [faces] = recognizer.embed_images([image])
-    if faces.error is not None:
-        raise ImageError(faces.error)
-    if not faces.detections:
-        raise NoFaceError("no face found in the image", "first")
+    """The CLI's and FaceRec.find's search: the main face of `image` against a store (in a
+    PostgreSQL gallery, by its HNSW index)."""
     spec = recognizer.embedder.spec
-    with EmbeddingStore(
-        store, spec.id, spec.output_dim, recognizer.detector.spec.id, writer=False
-    ) as opened:
+    with open_existing(store, spec.id, spec.output_dim) as opened:
+        [faces] = recognizer.embed_images([image])
+        if faces.error is not None:
+            raise ImageError(faces.error)
+        if not faces.detections:
+            raise NoFaceError("no face found in the image", "first")
+        if opened.detector_id != recognizer.detector.spec.id:
+            raise IncompatibleModelError(
+                f"{store}: its faces were found by {opened.detector_id}, not "
+                f"{recognizer.detector.spec.id}; crops of two detectors do not mix: drop "
+                "--detector, or pass another --store"
+            )
+        if hasattr(opened, "nearest"):
+            return [Neighbour(f.person, f.relpath, d, f.box)
+                    for f, d in opened.nearest(faces.embeddings[0], k)]  # fmt: skip
         gallery = opened.records()
     return nearest(faces.embeddings[0], gallery, k)
 

@@ -24,12 +24,21 @@ from typing import Any, TypeVar
 from .calibrate import DEFAULT_FAR
 from .errors import FaceRecError
 from .models import DETECTORS
+from .stores import detector_of, open_existing, open_store
 from .version import version
 
 log = logging.getLogger("pipeline")
 T = TypeVar("T")
 
 DEFAULT_STORE = "output/embeddings.db"
+
+
+def _default_store() -> str:
+    """The gallery: a SQLite file, or a postgresql:// URL (the postgres extra); FACEREC_STORE
+    sets it for every command."""
+    return os.environ.get("FACEREC_STORE") or DEFAULT_STORE
+
+
 # pipeline.cluster.METHODS, default first (not imported here: the CLI loads modules lazily)
 _CLUSTER_METHODS = ("whispers+centres", "whispers", "average", "hdbscan", "dbscan")
 DEFAULT_MODEL = "output/recognizer.skops"
@@ -78,10 +87,9 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
     from .classify import IdentityClassifier
     from .models import embedder_spec
     from .recognizer import FaceRecognizer
-    from .store import EmbeddingStore
 
     classifier = None
-    made_with = EmbeddingStore.detector_of(store) if store is not None else None
+    made_with = detector_of(store) if store is not None else None
     if with_model:
         classifier = IdentityClassifier.load(args.model, embedder_spec(args.embedder).id)
         if getattr(args, "max_distance", None) is not None:
@@ -96,10 +104,9 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
 
 
 def _open_store(path: str, recognizer: Any, all_faces: bool | None = None) -> Any:
-    from .store import EmbeddingStore
 
     spec = recognizer.embedder.spec
-    return EmbeddingStore(
+    return open_store(
         path, spec.id, spec.output_dim, recognizer.detector.spec.id, all_faces=all_faces
     )
 
@@ -142,11 +149,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .models import embedder_spec
-    from .store import EmbeddingStore
     from .train import train_model
 
     spec = embedder_spec(args.embedder)
-    with EmbeddingStore.open_existing(args.store, spec.id, spec.output_dim) as store:
+    with open_existing(args.store, spec.id, spec.output_dim) as store:
         report = train_model(
             store,
             args.model,
@@ -329,10 +335,9 @@ def cmd_find(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_store
     from .models import embedder_spec
-    from .store import EmbeddingStore
 
     spec = embedder_spec(args.embedder)
-    with EmbeddingStore.open_existing(args.store, spec.id, spec.output_dim) as store:
+    with open_existing(args.store, spec.id, spec.output_dim) as store:
         written = export_store(store, Path(args.output))
     doc = {"faces": written.faces, "files": written.files, "embedder": spec.id,
            "detector": written.detector}  # fmt: skip
@@ -579,7 +584,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from .library import edit_groups, group_library, load_library, name_group
     from .models import embedder_spec
     from .sheets import write_report
-    from .store import EmbeddingStore
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     cut = args.cut if args.cut is not None else embedder_spec(args.embedder).cluster_distance
@@ -593,7 +597,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         named = {}
         if args.name:
             spec = recognizer.embedder.spec
-            with EmbeddingStore(args.gallery, spec.id, spec.output_dim,
+            with open_store(args.gallery, spec.id, spec.output_dim,
                                 recognizer.detector.spec.id) as gallery:  # fmt: skip
                 for gid, name in args.name:
                     named[gid] = (name, name_group(library, store, gid, name, recognizer,
@@ -787,14 +791,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep every face of every image, not only the main one (photo "
                         "libraries; find and export see them all, training the main ones)")  # fmt: skip
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")
     _basic(p)
     _thresholds(p)
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
                    help="the recognizer file (train-model writes it)")  # fmt: skip
@@ -818,7 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("find", help="the enrolled faces nearest to the face in a photo")
     _common(p)
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.add_argument("-k", "--top-k", type=_COUNT, default=5, help="how many (default 5)")
     _format(p)
@@ -826,7 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write the stored embeddings as .npy, CSV and JSON Lines")
     _basic(p)
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.add_argument("-o", "--output", default="output/export",
                    help="folder for embeddings.npy, faces.csv, faces.jsonl (default output/export)")  # fmt: skip
@@ -902,7 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg to enrol")
     p.add_argument("--examples", default="examples", help="images to name")
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
                    help="the recognizer file (train-model writes it)")  # fmt: skip
@@ -932,7 +936,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="append", metavar="PHOTO#FACE",
                    help="take a face out of its group for good (ids as in --json)")  # fmt: skip
     p.add_argument("-d", "--dataset", default="dataset", help="where --name puts the crops")
-    p.add_argument("--gallery", default=DEFAULT_STORE,
+    p.add_argument("--gallery", default=_default_store(),
                    help="the gallery store --name enrols into (train-model's --store)")  # fmt: skip
     p.set_defaults(func=cmd_cluster)
 
@@ -941,7 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--dataset", default="dataset",
                    help="dataset/<person>/*.jpg: brought in step at start; enrolled photos go "
                         "there")  # fmt: skip
-    p.add_argument("-e", "--store", "--embeddings", dest="store", default=DEFAULT_STORE,
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
                    help="the recognizer file, refitted as people are enrolled")  # fmt: skip

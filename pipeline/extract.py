@@ -191,12 +191,14 @@ def extract_embeddings(
     recognizer: FaceRecognizer,
     progress: Callable[[Iterable[_Seen], int], Iterable[_Seen]] | None = None,
     scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,
+    remove: bool = True,
 ) -> ExtractReport:
     """Bring `store` in step with `dataset`/<person>/ images and report what happened.
 
     A store made with all_faces keeps every face of every image (photo libraries); training
     still uses each image's main face only. `scan` lists the images: scan_dataset (a folder
-    per person), or scan_library (a photo library, nobody named).
+    per person), or scan_library (a photo library, nobody named). `remove` False keeps the
+    rows of images this folder does not have (a gallery shared by several machines).
 
     Raises:
         DatasetError: the dataset folder is missing or holds no images at all.
@@ -212,7 +214,7 @@ def extract_embeddings(
     present = {i.relpath for i in items}
     if kept:  # a folder that cannot be listed now keeps its rows: it is not an empty folder
         present |= {r for r in known if r.startswith(kept)}
-    removed = store.remove_missing(present)
+    removed = store.remove_missing(present) if remove else 0
     embedded = unchanged = 0
     skipped: list[Skip] = [Skip(q.relpath, q.reason) for q in found.problems]
     batch: list[_Seen] = []

@@ -64,3 +64,32 @@ def copy_dataset(dest: Path, people: list[str] | None = None) -> Path:
     for person in people or [p.name for p in DATASET.iterdir() if p.is_dir()]:
         shutil.copytree(DATASET / person, dest / person)
     return dest
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL with pgvector (PyPI pgserver), on a Unix socket in a temporary
+    folder, for the session; skipped when pgserver is not installed."""
+    pgserver = pytest.importorskip("pgserver", reason="the postgres test server is not installed")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR not set
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server, request: pytest.FixtureRequest) -> str:
+    """A new, empty database on the session's server: its postgresql:// URL."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:50]
+    base = pg_server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base.replace("/postgres?", f"/{name}?")

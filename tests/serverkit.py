@@ -53,7 +53,7 @@ class Server:
         self.paths, self.extra = paths, extra
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = paths["store"].with_name(f"serve-{self.port}.log")
+        self.log = paths["dataset"].parent / f"serve-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120.0) -> Server:

@@ -1,4 +1,6 @@
-"""EmbeddingStore: upsert, change detection data, removal, and refusing foreign files."""
+"""The store, on both backends (a SQLite file; PostgreSQL with pgvector, from pgserver): upsert,
+change detection data, removal, other faces, groups, renames, embedder and detector checks; and
+for SQLite, refusing foreign files."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ import numpy as np
 import pytest
 
 from pipeline.errors import IncompatibleModelError, StoreError
-from pipeline.store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord
+from pipeline.store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
+from pipeline.stores import detector_of, open_existing, open_store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a new store goes: a file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    return request.getfixturevalue("pg_url")
 
 
 def record(relpath: str, person: str, value: float | None) -> ImageRecord:
@@ -18,8 +29,8 @@ def record(relpath: str, person: str, value: float | None) -> ImageRecord:
     return ImageRecord(relpath, person, "hash-" + relpath, 10, 20, status, None, 1, embedding=emb)
 
 
-def test_upsert_read_and_remove_missing(tmp_path: Path) -> None:
-    with EmbeddingStore(tmp_path / "s.db", "emb", 4) as store:
+def test_upsert_read_and_remove_missing(location: str) -> None:
+    with open_store(location, "emb", 4) as store:
         store.upsert(
             [
                 record("a/1.jpg", "a", 0.5),
@@ -35,12 +46,41 @@ def test_upsert_read_and_remove_missing(tmp_path: Path) -> None:
         assert list(store.known()) == ["a/1.jpg"]
 
 
-def test_reopening_with_another_embedder_is_refused(tmp_path: Path) -> None:
-    EmbeddingStore(tmp_path / "s.db", "emb", 4).close()
+def test_reopening_with_another_embedder_is_refused(location: str) -> None:
+    open_store(location, "emb", 4).close()
     with pytest.raises(IncompatibleModelError, match="emb"):
-        EmbeddingStore(tmp_path / "s.db", "other", 4)
+        open_store(location, "other", 4)
     with pytest.raises(IncompatibleModelError):
-        EmbeddingStore(tmp_path / "s.db", "emb", 8)
+        open_store(location, "emb", 8)
+
+
+def test_other_faces_groups_renames_and_deletes(location: str) -> None:
+    vec = np.full(4, 0.5, np.float32)
+    other = OtherFace([5.0, 6.0, 7.0, 8.0], 0.8, None, np.full(4, 0.1, np.float32))
+    with open_store(location, "emb", 4, all_faces=True) as store:
+        store.upsert([ImageRecord("a/1.jpg", "a", "h", 1, 2, STATUS_OK, None, 2, [1.0, 2.0, 3.0, 4.0],
+                                  0.9, None, vec, (other,)),
+                      record("b/1.jpg", "b", 0.25)])  # fmt: skip
+        assert store.stored_faces() == 3 and store.face_counts() == (3, 1)
+        faces = store.records()
+        assert [(f.relpath, f.face) for f in faces] == [
+            ("a/1.jpg", 0),
+            ("a/1.jpg", 1),
+            ("b/1.jpg", 0),
+        ]
+        assert faces[1].box == [5.0, 6.0, 7.0, 8.0] and faces[0].mtime_ns == 2
+        np.testing.assert_allclose(faces[1].embedding, 0.1)
+        store.save_groups({("a/1.jpg", 0): 1, ("b/1.jpg", 0): 2}, {1: "ada"})
+        assert store.groups() == ({("a/1.jpg", 0): 1, ("b/1.jpg", 0): 2}, {1: "ada"})
+        store.rename_person("a", "ada")
+        assert [(f.relpath, f.person, f.face) for f in store.records()][:2] == [
+            ("ada/1.jpg", "ada", 0), ("ada/1.jpg", "ada", 1)]  # fmt: skip
+        store.delete(["ada/1.jpg"])
+        assert [f.relpath for f in store.records()] == ["b/1.jpg"] and store.stored_faces() == 1
+    with pytest.raises(StoreError, match="all-faces"):
+        open_store(location, "emb", 4, all_faces=False)
+    with open_existing(location, "emb", 4) as reader:  # another process reading
+        assert reader.embeddings()[0] == ["b"]
 
 
 def test_foreign_and_corrupt_files_are_refused(tmp_path: Path) -> None:
@@ -61,15 +101,15 @@ def test_foreign_and_corrupt_files_are_refused(tmp_path: Path) -> None:
         EmbeddingStore.open_existing(tmp_path / "absent.db", "emb", 4)
 
 
-def test_a_store_keeps_the_detector_that_made_its_crops(tmp_path: Path) -> None:
+def test_a_store_keeps_the_detector_that_made_its_crops(location: str, tmp_path: Path) -> None:
     """Crops of two detectors differ (FaceNet vectors move by about 0.2), so they never mix."""
-    path = tmp_path / "s.db"
-    EmbeddingStore(path, "emb", 4, "yunet-x").close()
+    assert detector_of(location) is None
+    open_store(location, "emb", 4, "yunet-x").close()
     with pytest.raises(IncompatibleModelError, match="found by yunet-x, not res10"):
-        EmbeddingStore(path, "emb", 4, "res10-ssd-300-uint8")
-    with EmbeddingStore(path, "emb", 4) as store:  # no choice made: the store's own
+        open_store(location, "emb", 4, "res10-ssd-300-uint8")
+    with open_store(location, "emb", 4) as store:  # no choice made: the store's own
         assert store.detector_id == "yunet-x"
-    assert EmbeddingStore.detector_of(path) == "yunet-x"
+    assert detector_of(location) == "yunet-x"
     old = tmp_path / "old.db"  # made before the detector was recorded: the SSD's
     EmbeddingStore(old, "emb", 4, "res10-ssd-300-uint8").close()
     with sqlite3.connect(old) as conn:

@@ -39,7 +39,7 @@ from ..extract import extract_embeddings
 from ..files import read_file
 from ..models import ModelSpec
 from ..recognizer import FaceRecognizer
-from ..store import EmbeddingStore
+from ..stores import is_url, open_store
 from ..train import fit_classifier
 from ..types import Embeddings, ExtractReport, Image, ImageFaces, Match
 from ..vectors import pairwise_distances
@@ -154,7 +154,7 @@ class LiveGallery:
     def __init__(
         self,
         dataset: Path,
-        store_path: Path,
+        store_path: str | os.PathLike[str],
         model_path: Path,
         spec: ModelSpec,
         detector_id: str,
@@ -162,12 +162,17 @@ class LiveGallery:
     ) -> None:
         self.dataset = dataset
         self.store_path = store_path
+        # A PostgreSQL gallery may be shared by several servers: this one reloads when the
+        # gallery's generation moves, and its start never removes rows of photos it lacks.
+        self.shared = is_url(store_path)
+        self._seen_generation = -1
+        self._watch_thread = threading.Thread(target=self._watch_loop, name="facerec-watch")
         self.model_path = model_path
         self.spec = spec
         self.detector_id = detector_id
         self.debounce = debounce
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="facerec-writer")
-        self._store: EmbeddingStore | None = None
+        self._store: Any = None  # store.EmbeddingStore or stores.postgres.PgStore
         self._snapshot = Snapshot((), np.zeros((0, spec.output_dim), np.float32), frozenset(), 0)
         self._trained = Trained(None, "none", -1)
         self._changed = threading.Condition()
@@ -199,7 +204,7 @@ class LiveGallery:
         """
         spec = recognizer.embedder.spec
         gallery = cls(
-            Path(dataset), Path(store), Path(model), spec, recognizer.detector.spec.id, debounce
+            Path(dataset), store, Path(model), spec, recognizer.detector.spec.id, debounce
         )
         Path(dataset).mkdir(parents=True, exist_ok=True)
         try:
@@ -208,6 +213,8 @@ class LiveGallery:
             gallery._writer.shutdown()
             raise
         gallery._refit_thread.start()
+        if gallery.shared:
+            gallery._watch_thread.start()
         return gallery, report
 
     def _load(
@@ -215,13 +222,17 @@ class LiveGallery:
         recognizer: FaceRecognizer,
         progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
     ) -> ExtractReport:
-        self._store = EmbeddingStore(
+        self._store = open_store(
             self.store_path, self.spec.id, self.spec.output_dim, self.detector_id
         )
         try:
-            report = extract_embeddings(self.dataset, self._store, recognizer, progress)
+            report = extract_embeddings(
+                self.dataset, self._store, recognizer, progress, remove=not self.shared
+            )
         except DatasetError:  # no image at all yet (a new gallery, or only empty folders)
-            report = replace(_empty_report(), removed=self._store.remove_missing(()))
+            removed = 0 if self.shared else self._store.remove_missing(())
+            report = replace(_empty_report(), removed=removed)
+        self._note_own_write()
         self._snapshot = self._read_snapshot(0)
         names, vectors, _ = self._store.embeddings()
         trained = self._load_classifier()
@@ -258,6 +269,50 @@ class LiveGallery:
         folders = {p.name for p in self.dataset.iterdir() if p.is_dir() and _listed(p.name)}
         return Snapshot(faces, vectors, frozenset(folders | {f.person for f in faces}), generation)
 
+    # -- a gallery shared with other servers (PostgreSQL) ------------------------------------
+
+    def _note_own_write(self) -> None:
+        """After this server's own write: its snapshot already has it, no reload needed."""
+        if self.shared:
+            mine = getattr(self._store, "last_generation", -1)
+            self._seen_generation = mine if mine >= 0 else self._store.generation()
+
+    def _watch_loop(self, every: float = 0.5) -> None:
+        """Poll the gallery's generation on a connection of its own; when another server
+        wrote, reload on the writer thread."""
+        reader = open_store(self.store_path, self.spec.id, self.spec.output_dim, writer=False)
+        try:
+            while not self._stopping:
+                with self._changed:
+                    self._changed.wait(every)
+                if self._stopping:
+                    return
+                try:
+                    now = reader.generation()
+                except Exception:  # a dropped connection: keep serving, try again
+                    log.warning("the shared gallery cannot be read; retrying", exc_info=True)
+                    continue
+                if now != self._seen_generation:
+                    self._writer.submit(self._reload, now)
+        finally:
+            reader.close()
+
+    def _reload(self, generation: int) -> None:
+        """Take the gallery as the database has it now; faces new to this server are answered
+        by the nearest face until the refit, as its own enrolments are."""
+        if generation == self._seen_generation:
+            return
+        old = self._snapshot
+        gen = old.generation + 1
+        fresh = self._read_snapshot(gen)
+        before = {(f.relpath, f.main): f.generation for f in old.faces}
+        faces = tuple(
+            replace(f, generation=before.get((f.relpath, f.main), gen)) for f in fresh.faces
+        )
+        self._snapshot = Snapshot(faces, fresh.vectors, fresh.people | old.people, gen)
+        self._seen_generation = generation
+        self._schedule_refit()
+
     def close(self) -> None:
         """Stop the refit thread (a refit in progress finishes) and close the store; again is
         a no-op."""
@@ -269,6 +324,8 @@ class LiveGallery:
             self._changed.notify_all()
         if self._refit_thread.is_alive():
             self._refit_thread.join()
+        if self._watch_thread.is_alive():
+            self._watch_thread.join()
         self._writer.submit(self._close_store).result()
         self._writer.shutdown()
 
@@ -346,6 +403,7 @@ class LiveGallery:
             if existing is not None:
                 return Enrolled(existing, False)
             record = enrol_photo(self._store, self.dataset, person, data, suffix, image, found)
+            self._note_own_write()
             gen = self._snapshot.generation + 1
             added = [Face(relpath, person, record.box, record.score, True, gen)]
             vectors = [np.asarray(record.embedding, np.float32)]
@@ -373,6 +431,7 @@ class LiveGallery:
             if not any(f.relpath == relpath for f in self._snapshot.faces):
                 return False
             self._store.delete([relpath])  # first the row: a crash leaves a file to re-embed
+            self._note_own_write()
             with contextlib.suppress(FileNotFoundError):
                 (self.dataset / relpath).unlink()
             fsync_folder((self.dataset / relpath).parent)
@@ -391,6 +450,7 @@ class LiveGallery:
                 return None
             count = len(snap.faces_of(person))
             self._store.delete(sorted({f.relpath for f in snap.faces if f.person == person}))
+            self._note_own_write()
             shutil.rmtree(self.dataset / person, ignore_errors=True)
             fsync_folder(self.dataset)
             self._replace_faces(lambda f: f.person != person, drop=person)
@@ -415,6 +475,7 @@ class LiveGallery:
                 (self.dataset / new).mkdir()
             fsync_folder(self.dataset)
             self._store.rename_person(old, new)
+            self._note_own_write()
             gen = snap.generation + 1
             faces = tuple(
                 replace(f, person=new, relpath=f"{new}/{f.id}", generation=gen)

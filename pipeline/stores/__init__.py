@@ -1,0 +1,68 @@
+"""Where embeddings are kept: a SQLite file (store.EmbeddingStore, the default) or a PostgreSQL
+database with pgvector (stores/postgres.py), chosen by the location's form. Both have the same
+methods; commands open stores through open_store and never name a backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    return str(location).startswith(URL_PREFIXES)
+
+
+def open_store(
+    location: str | os.PathLike[str],
+    embedder_id: str,
+    dim: int,
+    detector_id: str | None = None,
+    writer: bool = True,
+    all_faces: bool | None = None,
+) -> Any:
+    """The store at `location`: a postgresql:// URL, else a SQLite file path."""
+    if is_url(location):
+        from .postgres import PgStore
+
+        return PgStore(str(location), embedder_id, dim, detector_id, writer, all_faces)
+    from ..store import EmbeddingStore
+
+    return EmbeddingStore(location, embedder_id, dim, detector_id, writer, all_faces)
+
+
+def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) -> Any:
+    """A store that must already hold a gallery, for reading (training, find, export).
+
+    Raises:
+        StoreError: no store there.
+    """
+    if is_url(location):
+        from .postgres import PgStore
+
+        if PgStore.detector_of(str(location)) is None:
+            from .postgres import redact
+
+            raise StoreError(f"{redact(str(location))}: no gallery there (run extract-embeddings "
+                             "first), or the server cannot be reached")  # fmt: skip
+        return PgStore(str(location), embedder_id, dim, None, writer=False)
+    if not Path(location).is_file():
+        raise StoreError(f"{location}: no embeddings database (run extract-embeddings first)")
+    from ..store import EmbeddingStore
+
+    return EmbeddingStore(location, embedder_id, dim, None, writer=False)
+
+
+def detector_of(location: str | os.PathLike[str]) -> str | None:
+    """The detector recorded in the store at `location`, None when there is none yet."""
+    if is_url(location):
+        from .postgres import PgStore
+
+        return PgStore.detector_of(str(location))
+    from ..store import EmbeddingStore
+
+    return EmbeddingStore.detector_of(location)

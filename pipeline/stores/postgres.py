@@ -1,0 +1,362 @@
+"""PgStore: the embeddings store in PostgreSQL with pgvector, behind EmbeddingStore's interface.
+
+`--store postgresql://user@host/db` (or FACEREC_STORE). One gallery per database, in schema
+`facerec`: the same rows as the SQLite store, embeddings as pgvector `vector(D)` columns with
+an HNSW index (L2), so nearest-face search runs in the database. Every write is one
+transaction; writers take a transaction-level advisory lock on the gallery, so concurrent
+writers (several extractions, servers on several machines) queue instead of interleaving, and
+a killed client loses only its open transaction. The schema is created and migrated here,
+with its version in `facerec.schema_version`. Needs the `postgres` extra (psycopg, pgvector).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ..errors import IncompatibleModelError, StoreError
+from ..models import DETECTOR, mismatch_fix
+from ..store import (
+    APPLICATION,
+    STATUS_OK,
+    FaceKey,
+    ImageRecord,
+    StoredFace,
+)
+from ..types import Embeddings
+
+SCHEMA_VERSION = 1
+LEGACY_DETECTOR = DETECTOR.id
+_LOCK = 0x66616365  # "face": the advisory lock writers take for a transaction
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _schema(dim: int) -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        "CREATE SCHEMA IF NOT EXISTS facerec",
+        "CREATE TABLE IF NOT EXISTS facerec.schema_version (version INTEGER PRIMARY KEY, "
+        "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        "CREATE TABLE IF NOT EXISTS facerec.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS facerec.images (
+            relpath TEXT PRIMARY KEY, person TEXT NOT NULL, sha256 TEXT NOT NULL,
+            size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT,
+            faces INTEGER NOT NULL DEFAULT 0, box JSONB, score REAL, landmarks JSONB,
+            embedding vector({dim}), embedder_id TEXT NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS facerec.extra_faces (
+            relpath TEXT NOT NULL REFERENCES facerec.images (relpath) ON DELETE CASCADE
+                ON UPDATE CASCADE,
+            face INTEGER NOT NULL, box JSONB, score REAL, landmarks JSONB,
+            embedding vector({dim}) NOT NULL, PRIMARY KEY (relpath, face))""",
+        "CREATE TABLE IF NOT EXISTS facerec.face_groups (relpath TEXT NOT NULL, "
+        "face INTEGER NOT NULL, group_id INTEGER NOT NULL, PRIMARY KEY (relpath, face))",
+        "CREATE TABLE IF NOT EXISTS facerec.group_names (group_id INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS images_embedding_hnsw ON facerec.images "
+        "USING hnsw (embedding vector_l2_ops)",
+        "CREATE INDEX IF NOT EXISTS extra_embedding_hnsw ON facerec.extra_faces "
+        "USING hnsw (embedding vector_l2_ops)",
+        "CREATE INDEX IF NOT EXISTS images_person ON facerec.images (person)",
+    ]
+
+
+class PgStore:
+    """An open PostgreSQL gallery, tied to one embedder (id and dimension). Use as a context
+    manager; same methods and guarantees as store.EmbeddingStore."""
+
+    def __init__(
+        self,
+        url: str,
+        embedder_id: str,
+        dim: int,
+        detector_id: str | None = None,
+        writer: bool = True,
+        all_faces: bool | None = None,
+    ) -> None:
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+        except ImportError as err:
+            raise StoreError(
+                "a PostgreSQL store needs the postgres extra: pip install "
+                "'facerec-pipeline[postgres]' (or '.[postgres]' in a clone)"
+            ) from err
+        self.url, self.path = url, redact(url)
+        self.embedder_id, self.dim = embedder_id, dim
+        self.detector_id, self.all_faces = detector_id, all_faces
+        self._psycopg = psycopg
+        self.last_generation = -1  # the gallery's generation after this client's last write
+        try:
+            self.conn = psycopg.connect(url, autocommit=False, connect_timeout=10)
+        except psycopg.Error as err:
+            raise StoreError(f"{self.path}: cannot connect ({_first_line(err)})") from err
+        try:
+            with self._transaction() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                for statement in _schema(dim):
+                    cur.execute(statement)
+                cur.execute("INSERT INTO facerec.schema_version (version) VALUES (%s) "
+                            "ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))  # fmt: skip
+                meta = dict(cur.execute("SELECT key, value FROM facerec.meta").fetchall())
+                if not meta:
+                    meta = {
+                        "application": APPLICATION,
+                        "schema_version": str(SCHEMA_VERSION),
+                        "embedder_id": embedder_id,
+                        "dim": str(dim),
+                        "detector_id": detector_id or LEGACY_DETECTOR,
+                        "all_faces": "1" if all_faces else "0",
+                        "generation": "0",
+                    }
+                    cur.executemany("INSERT INTO facerec.meta VALUES (%s, %s)", list(meta.items()))
+            register_vector(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
+        self._check(meta)
+
+    def _check(self, meta: dict[str, str]) -> None:
+        if meta.get("application") != APPLICATION:
+            raise StoreError(f"{self.path}: schema facerec holds something else than a gallery")
+        if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
+            self.close()
+            fix = mismatch_fix(str(meta.get("embedder_id")), self.embedder_id, "--store")
+            raise IncompatibleModelError(f"{self.path}: {fix}")
+        found = meta.get("detector_id", LEGACY_DETECTOR)
+        if self.detector_id is not None and found != self.detector_id:
+            self.close()
+            raise IncompatibleModelError(
+                f"{self.path}: its faces were found by {found}, not {self.detector_id}; crops of "
+                "two detectors do not mix: drop --detector, or pass another --store"
+            )
+        self.detector_id = found
+        stored_all = meta.get("all_faces") == "1"
+        if self.all_faces is not None and self.all_faces != stored_all:
+            self.close()
+            made = "with" if stored_all else "without"
+            raise StoreError(f"{self.path}: made {made} --all-faces; use it the same way, or "
+                             "pass another --store")  # fmt: skip
+        self.all_faces = stored_all
+
+    @staticmethod
+    def detector_of(url: str) -> str | None:
+        """The detector recorded in the gallery, or None when there is none (or no server)."""
+        try:
+            import psycopg
+
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                row = conn.execute(
+                    "SELECT value FROM facerec.meta WHERE key = 'detector_id'"
+                ).fetchone()
+        except Exception:  # no server, no schema yet: opening it will say why
+            return None
+        return str(row[0]) if row else None
+
+    def close(self) -> None:
+        if not self.conn.closed:
+            self.conn.close()
+
+    def __enter__(self) -> PgStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, lock: bool = False) -> Iterator[Any]:
+        """One transaction (committed at the end, rolled back on error); with `lock`, the
+        gallery's advisory lock first, so writers queue."""
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                if lock:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                yield cur
+                if lock:  # every write moves the generation: other servers reload on it
+                    row = cur.execute(
+                        "INSERT INTO facerec.meta VALUES ('generation', '1') ON CONFLICT (key) "
+                        "DO UPDATE SET value = (facerec.meta.value::bigint + 1)::text "
+                        "RETURNING value"
+                    ).fetchone()
+                    self.last_generation = int(row[0])
+        except self._psycopg.OperationalError as err:
+            raise StoreError(f"{self.path}: the server failed ({_first_line(err)}); the "
+                             "gallery keeps what was committed before") from err  # fmt: skip
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._transaction() as cur:
+            return cur.execute(sql, params).fetchall()
+
+    # -- the store interface ---------------------------------------------------------------
+
+    def generation(self) -> int:
+        """A counter every write moves: a server sharing the gallery reloads when it moved."""
+        rows = self._rows("SELECT value FROM facerec.meta WHERE key = 'generation'")
+        return int(rows[0][0]) if rows else 0
+
+    def known(self) -> dict[str, tuple[str, int, int, str, str | None]]:
+        rows = self._rows(
+            "SELECT relpath, sha256, size, mtime_ns, status, reason FROM facerec.images"
+        )
+        return {r[0]: (r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows}
+
+    def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
+        with self._transaction(lock=True) as cur:
+            cur.execute("UPDATE facerec.images SET size = %s, mtime_ns = %s WHERE relpath = %s",
+                        (size, mtime_ns, relpath))  # fmt: skip
+
+    def _vector(self, vector: np.ndarray, relpath: str) -> np.ndarray:
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape[0] != self.dim:
+            raise StoreError(f"embedding of {relpath} has {vec.shape[0]} values, not {self.dim}")
+        return vec
+
+    def upsert(self, records: Sequence[ImageRecord]) -> None:
+        rows = [
+            (r.relpath, r.person, r.sha256, r.size, r.mtime_ns, r.status, r.reason, r.faces,
+             _json(r.box), r.score, _json(r.landmarks),
+             None if r.embedding is None else self._vector(r.embedding, r.relpath),
+             self.embedder_id)
+            for r in records
+        ]  # fmt: skip
+        others = [
+            (r.relpath, n, _json(o.box), o.score, _json(o.landmarks),
+             self._vector(o.embedding, r.relpath))
+            for r in records for n, o in enumerate(r.others, start=1)
+        ]  # fmt: skip
+        with self._transaction(lock=True) as cur:
+            cur.executemany(
+                "INSERT INTO facerec.images VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s) ON CONFLICT (relpath) DO UPDATE SET person = EXCLUDED.person, "
+                "sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, "
+                "status = EXCLUDED.status, reason = EXCLUDED.reason, faces = EXCLUDED.faces, "
+                "box = EXCLUDED.box, score = EXCLUDED.score, landmarks = EXCLUDED.landmarks, "
+                "embedding = EXCLUDED.embedding, embedder_id = EXCLUDED.embedder_id",
+                rows,
+            )
+            cur.execute("DELETE FROM facerec.extra_faces WHERE relpath = ANY(%s)",
+                        ([r.relpath for r in records],))  # fmt: skip
+            if others:
+                cur.executemany("INSERT INTO facerec.extra_faces VALUES (%s, %s, %s, %s, %s, %s)",
+                                others)  # fmt: skip
+
+    def remove_missing(self, present: Iterable[str]) -> int:
+        keep = set(present)
+        gone = [p for p in self.known() if p not in keep]
+        if gone:
+            self.delete(gone)
+        return len(gone)
+
+    def delete(self, relpaths: Iterable[str]) -> None:
+        with self._transaction(lock=True) as cur:
+            cur.execute("DELETE FROM facerec.images WHERE relpath = ANY(%s)", (list(relpaths),))
+
+    def rename_person(self, old: str, new: str) -> None:
+        start = len(old) + 2
+        with self._transaction(lock=True) as cur:  # extra_faces follow by ON UPDATE CASCADE
+            cur.execute(
+                "UPDATE facerec.images SET person = %s, relpath = %s || '/' || substr(relpath, %s) "
+                "WHERE person = %s",
+                (new, new, start, old),
+            )
+
+    def groups(self) -> tuple[dict[FaceKey, int], dict[int, str]]:
+        rows = self._rows("SELECT relpath, face, group_id FROM facerec.face_groups")
+        names = self._rows("SELECT group_id, name FROM facerec.group_names")
+        return {(r[0], int(r[1])): int(r[2]) for r in rows}, {int(g): str(n) for g, n in names}
+
+    def save_groups(self, groups: dict[FaceKey, int], names: dict[int, str]) -> None:
+        with self._transaction(lock=True) as cur:
+            cur.execute("DELETE FROM facerec.face_groups")
+            cur.execute("DELETE FROM facerec.group_names")
+            cur.executemany("INSERT INTO facerec.face_groups VALUES (%s, %s, %s)",
+                            [(k[0], k[1], g) for k, g in sorted(groups.items())])  # fmt: skip
+            cur.executemany("INSERT INTO facerec.group_names VALUES (%s, %s)",
+                            sorted(names.items()))  # fmt: skip
+
+    def stored_faces(self) -> int:
+        [(main, extra)] = self._rows(
+            "SELECT (SELECT COUNT(*) FROM facerec.images WHERE status = %s), "
+            "(SELECT COUNT(*) FROM facerec.extra_faces)",
+            (STATUS_OK,),
+        )
+        return int(main) + int(extra)
+
+    def face_counts(self) -> tuple[int, int]:
+        [(seen, multi)] = self._rows(
+            "SELECT COALESCE(SUM(faces), 0), COUNT(*) FILTER (WHERE faces > 1) "
+            "FROM facerec.images WHERE status = %s",
+            (STATUS_OK,),
+        )
+        return int(seen), int(multi)
+
+    def embeddings(self) -> tuple[list[str], Embeddings, list[str]]:
+        rows = self._rows(
+            "SELECT person, embedding, relpath FROM facerec.images WHERE status = %s "
+            'ORDER BY relpath COLLATE "C"',
+            (STATUS_OK,),
+        )
+        if not rows:
+            return [], np.zeros((0, self.dim), np.float32), []
+        matrix = np.stack([_np(r[1]) for r in rows])
+        return [r[0] for r in rows], matrix, [r[2] for r in rows]
+
+    def records(self) -> list[StoredFace]:
+        main = [
+            StoredFace(r[0], r[1], r[2], r[3], _np(r[4]), 0, int(r[5]))
+            for r in self._rows(
+                "SELECT relpath, person, box, score, embedding, mtime_ns FROM facerec.images "
+                "WHERE status = %s",
+                (STATUS_OK,),
+            )
+        ]
+        others = [
+            StoredFace(r[0], r[1], r[2], r[3], _np(r[4]), int(r[5]), int(r[6]))
+            for r in self._rows(
+                "SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face, i.mtime_ns "
+                "FROM facerec.extra_faces e JOIN facerec.images i ON i.relpath = e.relpath"
+            )
+        ]
+        return sorted(main + others, key=lambda f: (f.relpath, f.face))
+
+    def nearest(self, query: Embeddings, k: int) -> list[tuple[StoredFace, float]]:
+        """The k stored faces nearest to `query`, by the HNSW index (approximate), nearest
+        first, with their distances."""
+        vec = self._vector(query, "the query")
+        rows = self._rows(
+            "(SELECT relpath, person, box, score, embedding, 0 AS face, embedding <-> %s AS d "
+            " FROM facerec.images WHERE status = %s ORDER BY embedding <-> %s LIMIT %s) "
+            "UNION ALL "
+            "(SELECT e.relpath, i.person, e.box, e.score, e.embedding, e.face, "
+            " e.embedding <-> %s AS d FROM facerec.extra_faces e JOIN facerec.images i "
+            " ON i.relpath = e.relpath ORDER BY e.embedding <-> %s LIMIT %s) "
+            "ORDER BY d LIMIT %s",
+            (vec, STATUS_OK, vec, k, vec, vec, k, k),
+        )
+        return [
+            (StoredFace(r[0], r[1], r[2], r[3], _np(r[4]), int(r[5])),
+             float(r[6]))
+            for r in rows
+        ]  # fmt: skip
+
+
+def _np(value: Any) -> np.ndarray:
+    """A pgvector value as float32 (pgvector returns its own Vector type)."""
+    data = value.to_numpy() if hasattr(value, "to_numpy") else value
+    return np.asarray(data, np.float32)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

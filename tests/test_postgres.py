@@ -1,0 +1,113 @@
+"""The CLI on a PostgreSQL gallery (pgvector, from pgserver): the same commands, the same
+answers as on SQLite, nearest faces from the HNSW index, writers that queue."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from pipeline.store import STATUS_OK, ImageRecord
+from pipeline.stores import open_store
+from tests.conftest import DATASET, EXAMPLES, names_in, run_json
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_cli_runs_on_a_postgres_gallery(pg_url, trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FACEREC_STORE", pg_url)  # every command's default --store
+    first = run_json(capsys, "extract-embeddings", "--dataset", str(DATASET))
+    assert (first["embedded"], first["unchanged"]) == (11, 0)
+    again = run_json(capsys, "extract-embeddings", "--dataset", str(DATASET))
+    assert (again["embedded"], again["unchanged"], again["removed"]) == (0, 11, 0)
+    model = tmp_path / "recognizer.skops"
+    run_json(capsys, "train-model", "--model", str(model))
+    doc = run_json(capsys, "recognize", str(EXAMPLES), "--model", str(model), "--no-output")
+    assert names_in(doc)["obama_and_biden.jpg"] == ["biden", "obama", "unknown"]
+    assert names_in(doc)["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
+
+    on_pg = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-k", "3")
+    on_file = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-k", "3", "--store",
+                       str(trained["store"]))  # fmt: skip
+    assert [n["path"] for n in on_pg["neighbours"]] == [n["path"] for n in on_file["neighbours"]]
+    assert on_pg["neighbours"][0]["path"] == "obama/obama2.jpg"
+    for a, b in zip(on_pg["neighbours"], on_file["neighbours"], strict=True):
+        assert a["distance"] == pytest.approx(b["distance"], abs=1e-4)
+    exported = run_json(capsys, "export", "-o", str(tmp_path / "export"))
+    assert exported["faces"] == 11
+
+
+def test_writers_on_one_gallery_queue_and_lose_nothing(pg_url):
+    open_store(pg_url, "emb", 4).close()
+
+    def write(worker: int) -> None:
+        with open_store(pg_url, "emb", 4) as store:
+            for n in range(10):
+                vec = np.full(4, worker + n / 10, np.float32)
+                store.upsert([ImageRecord(f"p{worker}/{n}.jpg", f"p{worker}", "h", 1, 2,
+                                          STATUS_OK, None, 1, embedding=vec)])  # fmt: skip
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with open_store(pg_url, "emb", 4) as store:
+        names, _, _ = store.embeddings()
+    assert len(names) == 40 and {names.count(f"p{w}") for w in range(4)} == {10}
+
+
+def test_two_servers_share_one_postgres_gallery(pg_url, tmp_path):
+    """Server A starts on the bundled dataset, server B on an empty folder: B sees A's faces
+    (its start removes nothing), and a face enrolled through A is recognized through B."""
+    pytest.importorskip("fastapi")
+    import shutil
+    import time
+
+    from tests.conftest import BBT
+    from tests.serverkit import running
+
+    a_dataset = tmp_path / "a" / "dataset"
+    shutil.copytree(DATASET, a_dataset, ignore=shutil.ignore_patterns("*.md", "*.txt"))
+    (tmp_path / "b" / "dataset").mkdir(parents=True)
+    a = {"dataset": a_dataset, "store": pg_url, "model": tmp_path / "a" / "r.skops"}
+    b = {
+        "dataset": tmp_path / "b" / "dataset",
+        "store": pg_url,
+        "model": tmp_path / "b" / "r.skops",
+    }
+    penny = sorted((BBT / "penny").glob("*.png"))
+
+    def names(client, photo) -> list[str]:
+        r = client.post("/api/v1/recognize", files={"file": (photo.name, photo.read_bytes())})
+        return sorted(f["name"] for f in r.json()["faces"])
+
+    with running(a) as server_a, running(b) as server_b, server_a.client() as ca, \
+            server_b.client() as cb:  # fmt: skip
+        assert len(cb.get("/api/v1/people").json()["people"]) == 6
+        assert names(cb, EXAMPLES / "obama_and_biden.jpg") == ["biden", "obama", "unknown"]
+        assert names(cb, penny[1]) == ["unknown"]
+        r = ca.post(
+            "/api/v1/people/penny/faces", files={"file": (penny[0].name, penny[0].read_bytes())}
+        )
+        assert r.status_code == 201
+        deadline = time.monotonic() + 10
+        seen = names(cb, penny[1])
+        while seen != ["penny"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            seen = names(cb, penny[1])
+        assert seen == ["penny"]
+        assert {p["name"]: p["faces"] for p in cb.get("/api/v1/people").json()["people"]}[
+            "penny"
+        ] == 1
+
+
+def test_a_password_never_reaches_a_message():
+    from pipeline.stores.postgres import redact
+
+    assert (
+        redact("postgresql://ada:s3cret@db.example/faces")
+        == "postgresql://ada:***@db.example/faces"
+    )
+    assert redact("postgresql://ada@db.example/faces") == "postgresql://ada@db.example/faces"
