@@ -161,6 +161,54 @@ class _WriterLock:
             self.fd = None
 
 
+def new_meta(
+    embedder_id: str, dim: int, detector_id: str | None, all_faces: bool | None
+) -> dict[str, str]:
+    """The meta rows of a new store (either backend)."""
+    return {
+        "application": APPLICATION,
+        "schema_version": str(SCHEMA_VERSION),
+        "embedder_id": embedder_id,
+        "dim": str(dim),
+        "detector_id": detector_id or LEGACY_DETECTOR,
+        "all_faces": "1" if all_faces else "0",
+    }
+
+
+def check_meta(
+    meta: dict[str, str],
+    where: object,
+    embedder_id: str,
+    dim: int,
+    detector_id: str | None,
+    all_faces: bool | None,
+) -> tuple[str, bool]:
+    """A store's (detector id, all_faces) after checking its meta rows against what the
+    caller asks for (either backend); None asks for the store's own.
+
+    Raises:
+        IncompatibleModelError: another embedder, dimension or detector.
+        StoreError: made with or without --all-faces, not as asked.
+    """
+    if meta.get("embedder_id") != embedder_id or meta.get("dim") != str(dim):
+        fix = mismatch_fix(str(meta.get("embedder_id")), embedder_id, "--store")
+        raise IncompatibleModelError(f"{where}: {fix}")
+    found = meta.get("detector_id", LEGACY_DETECTOR)  # stores before YuNet: all the SSD's
+    if detector_id is not None and found != detector_id:
+        raise IncompatibleModelError(
+            f"{where}: its faces were found by {found}, not {detector_id}; crops of "
+            "two detectors do not mix: drop --detector, or pass another --store"
+        )
+    stored_all = meta.get("all_faces") == "1"
+    if all_faces is not None and all_faces != stored_all:
+        made = "with" if stored_all else "without"
+        raise StoreError(
+            f"{where}: made {made} --all-faces; use it the same way, or pass another "
+            "--store (its unchanged images would not be embedded again)"
+        )
+    return found, stored_all
+
+
 def _peek(path: Path) -> tuple[set[str], dict[str, str]]:
     """A database's table names and meta rows, read in read-only mode (nothing is changed:
     no WAL switch, no lock file).
@@ -287,14 +335,7 @@ class EmbeddingStore:
             self.conn.execute("BEGIN IMMEDIATE")
             meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
-                meta = {
-                    "application": APPLICATION,
-                    "schema_version": str(SCHEMA_VERSION),
-                    "embedder_id": self.embedder_id,
-                    "dim": str(self.dim),
-                    "detector_id": self.detector_id or LEGACY_DETECTOR,
-                    "all_faces": "1" if self.all_faces else "0",
-                }
+                meta = new_meta(self.embedder_id, self.dim, self.detector_id, self.all_faces)
                 self.conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
         if meta.get("application") != APPLICATION:
             raise StoreError(f"{self.path}: not a facerec embeddings store")
@@ -303,24 +344,9 @@ class EmbeddingStore:
                 f"{self.path}: store schema {meta.get('schema_version')}, this version uses "
                 f"{SCHEMA_VERSION}; delete it and re-run extract-embeddings"
             )
-        if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
-            fix = mismatch_fix(str(meta.get("embedder_id")), self.embedder_id, "--store")
-            raise IncompatibleModelError(f"{self.path}: {fix}")
-        found = meta.get("detector_id", LEGACY_DETECTOR)  # stores before YuNet: all the SSD's
-        if self.detector_id is not None and found != self.detector_id:
-            raise IncompatibleModelError(
-                f"{self.path}: its faces were found by {found}, not {self.detector_id}; crops of "
-                "two detectors do not mix: drop --detector, or pass another --store"
-            )
-        self.detector_id = found
-        stored_all = meta.get("all_faces") == "1"
-        if self.all_faces is not None and self.all_faces != stored_all:
-            made = "with" if stored_all else "without"
-            raise StoreError(
-                f"{self.path}: made {made} --all-faces; use it the same way, or pass another "
-                "--store (its unchanged images would not be embedded again)"
-            )
-        self.all_faces = stored_all
+        self.detector_id, self.all_faces = check_meta(
+            meta, self.path, self.embedder_id, self.dim, self.detector_id, self.all_faces
+        )
         if self._lock is not None or not tables:  # readers never write (train-model, find)
             self.conn.executescript(_EXTRA_FACES)
 

@@ -19,19 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IncompatibleModelError, StoreError
-from ..models import DETECTOR, mismatch_fix
+from ..errors import StoreError
 from ..store import (
     APPLICATION,
     STATUS_OK,
     FaceKey,
     ImageRecord,
     StoredFace,
+    check_meta,
+    new_meta,
 )
 from ..types import Embeddings
 
 SCHEMA_VERSION = 1
-LEGACY_DETECTOR = DETECTOR.id
 _LOCK = 0x66616365  # "face": the advisory lock writers take for a transaction
 
 
@@ -108,15 +108,7 @@ class PgStore:
                             "ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))  # fmt: skip
                 meta = dict(cur.execute("SELECT key, value FROM facerec.meta").fetchall())
                 if not meta:
-                    meta = {
-                        "application": APPLICATION,
-                        "schema_version": str(SCHEMA_VERSION),
-                        "embedder_id": embedder_id,
-                        "dim": str(dim),
-                        "detector_id": detector_id or LEGACY_DETECTOR,
-                        "all_faces": "1" if all_faces else "0",
-                        "generation": "0",
-                    }
+                    meta = new_meta(embedder_id, dim, detector_id, all_faces) | {"generation": "0"}
                     cur.executemany("INSERT INTO facerec.meta VALUES (%s, %s)", list(meta.items()))
             register_vector(self.conn)
         except BaseException:
@@ -126,26 +118,15 @@ class PgStore:
 
     def _check(self, meta: dict[str, str]) -> None:
         if meta.get("application") != APPLICATION:
+            self.close()
             raise StoreError(f"{self.path}: schema facerec holds something else than a gallery")
-        if meta.get("embedder_id") != self.embedder_id or meta.get("dim") != str(self.dim):
-            self.close()
-            fix = mismatch_fix(str(meta.get("embedder_id")), self.embedder_id, "--store")
-            raise IncompatibleModelError(f"{self.path}: {fix}")
-        found = meta.get("detector_id", LEGACY_DETECTOR)
-        if self.detector_id is not None and found != self.detector_id:
-            self.close()
-            raise IncompatibleModelError(
-                f"{self.path}: its faces were found by {found}, not {self.detector_id}; crops of "
-                "two detectors do not mix: drop --detector, or pass another --store"
+        try:
+            self.detector_id, self.all_faces = check_meta(
+                meta, self.path, self.embedder_id, self.dim, self.detector_id, self.all_faces
             )
-        self.detector_id = found
-        stored_all = meta.get("all_faces") == "1"
-        if self.all_faces is not None and self.all_faces != stored_all:
+        except BaseException:
             self.close()
-            made = "with" if stored_all else "without"
-            raise StoreError(f"{self.path}: made {made} --all-faces; use it the same way, or "
-                             "pass another --store")  # fmt: skip
-        self.all_faces = stored_all
+            raise
 
     @staticmethod
     def detector_of(url: str) -> str | None:
