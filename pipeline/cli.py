@@ -119,9 +119,28 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     all_faces = True if args.all_faces else None  # None: the store's own way, new: main faces
-    with _open_store(args.store, recognizer, all_faces) as store:
-        report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
-        stored = store.stored_faces() if store.all_faces else None
+    if args.ray is not None:
+        from .extract_ray import dataset_path, start_ray
+
+        dataset_path(args.dataset)  # a URL it cannot read fails before a cluster starts
+        started = start_ray(args.ray)  # before the store opens: a failure leaves nothing open
+    try:
+        with _open_store(args.store, recognizer, all_faces) as store:
+            if args.ray is None:
+                report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
+            else:
+                from .extract_ray import NetsRecipe, extract_embeddings_ray
+
+                recipe = NetsRecipe.of(recognizer, args.models_dir, store.all_faces)
+                report = extract_embeddings_ray(
+                    args.dataset, store, recipe, args.ray_workers, _progress("embedding")
+                )
+            stored = store.stored_faces() if store.all_faces else None
+    finally:
+        if args.ray is not None and started:
+            import ray
+
+            ray.shutdown()
     lines = [
         f"{report.images} images: {report.embedded} embedded, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.skipped)} skipped",
@@ -793,6 +812,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
     p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
                    help="the embeddings database")  # fmt: skip
+    p.add_argument("--ray", metavar="auto|ADDRESS",
+                   help="embed on a Ray cluster: auto joins the one on this machine (or "
+                        "starts one), ADDRESS another (ray://head:10001); needs .[ray]")  # fmt: skip
+    p.add_argument("--ray-workers", type=_COUNT, metavar="N",
+                   help="Ray actors, each loading the nets once (default: one per CPU)")  # fmt: skip
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")

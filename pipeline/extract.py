@@ -65,7 +65,7 @@ NO_FACE = "no face found"
 
 
 @dataclass(slots=True)
-class _Seen:
+class Seen:
     """What the reader thread found out about one dataset image (see _inspect)."""
 
     item: DatasetItem
@@ -77,41 +77,53 @@ class _Seen:
     reason: str = ""
 
 
-def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[_Seen]:
+def _inspect(items: list[DatasetItem], known: dict[str, tuple]) -> Iterator[Seen]:
     """Per item: unchanged by size/mtime or content hash, or read and decoded for embedding.
 
     Runs on the prefetch thread; touches no store (SQLite connections stay on their thread).
     """
     for item in items:
-        if (problem := name_problem(item.person)) is not None:
-            yield _Seen(item, "skip", reason=problem)
-            continue
-        try:
-            st = item.path.stat()
-            old = known.get(item.relpath)
-            if old is not None and (old[1], old[2]) == (st.st_size, st.st_mtime_ns):
-                yield _Seen(item, "same")
-                continue
-            data, st = read_file(item.path)
-        except OSError as err:
-            yield _Seen(item, "skip", reason=f"cannot read ({err.strerror or err})")
-            continue
-        except ImageError as err:
-            yield _Seen(item, "skip", reason=_reason(err))
-            continue
-        seen = _Seen(item, "new", st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
-        if old is not None and old[0] == seen.sha256:
-            seen.kind = "touched"  # same content, new mtime: remember the mtime only
-        else:
-            try:
-                seen.image = decode_image(data, str(item.path))
-            except ImageError as err:
-                seen.reason = _reason(err)
-        yield seen
+        old = known.get(item.relpath)
+        yield first_look(item, old) or read_item(item, old[0] if old else None)
 
 
-def _process_batch(
-    batch: list[_Seen], recognizer: FaceRecognizer, all_faces: bool = False
+def first_look(item: DatasetItem, old: tuple | None) -> Seen | None:
+    """What the folder name and a stat decide without reading the image: "skip" (a name that
+    cannot be a name, a file that cannot be stat'ed) or "same" (size and mtime as stored), else
+    None: the image must be read."""
+    if (problem := name_problem(item.person)) is not None:
+        return Seen(item, "skip", reason=problem)
+    try:
+        st = item.path.stat()
+    except OSError as err:
+        return Seen(item, "skip", reason=f"cannot read ({err.strerror or err})")
+    if old is not None and (old[1], old[2]) == (st.st_size, st.st_mtime_ns):
+        return Seen(item, "same")
+    return None
+
+
+def read_item(item: DatasetItem, old_sha256: str | None) -> Seen:
+    """The image read and hashed: "touched" when its content is the stored one (only the mtime
+    moved), else "new", decoded (or with the reason it cannot be)."""
+    try:
+        data, st = read_file(item.path)
+    except OSError as err:
+        return Seen(item, "skip", reason=f"cannot read ({err.strerror or err})")
+    except ImageError as err:
+        return Seen(item, "skip", reason=_reason(err))
+    seen = Seen(item, "new", st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    if seen.sha256 == old_sha256:
+        seen.kind = "touched"  # same content, new mtime: remember the mtime only
+        return seen
+    try:
+        seen.image = decode_image(data, str(item.path))
+    except ImageError as err:
+        seen.reason = _reason(err)
+    return seen
+
+
+def process_batch(
+    batch: list[Seen], recognizer: FaceRecognizer, all_faces: bool = False
 ) -> list[ImageRecord]:
     """Records for a batch: its decoded images' main faces (or every face) embedded in one
     pass."""
@@ -176,7 +188,7 @@ def _stored(face: Detection) -> dict[str, Any]:
     }
 
 
-def _pixels(seen: _Seen) -> int:
+def _pixels(seen: Seen) -> int:
     return 0 if seen.image is None else seen.image.nbytes
 
 
@@ -185,20 +197,49 @@ def _reason(err: ImageError) -> str:
     return text.split(": ", 1)[1] if ": " in text else text
 
 
-def extract_embeddings(
+@dataclass(slots=True)
+class Tally:
+    """A run's counts as its images are settled; the same rules for the local and Ray paths."""
+
+    items: list[DatasetItem]
+    known: dict[str, tuple]
+    removed: int
+    skipped: list[Skip]
+    embedded: int = 0
+    unchanged: int = 0
+
+    def settle(self, seen: Seen, store: EmbeddingStore) -> None:
+        """An image that is not embedded: skipped, unchanged, or touched (content as stored,
+        new mtime: the row keeps its embedding and learns the mtime)."""
+        old = self.known.get(seen.item.relpath)
+        if seen.kind == "skip":
+            self.skipped.append(Skip(seen.item.relpath, seen.reason))
+            return
+        if seen.kind == "touched":
+            store.touch(seen.item.relpath, seen.size, seen.mtime_ns)
+        if old is not None and old[3] == STATUS_OK:
+            self.unchanged += 1
+        else:
+            self.skipped.append(Skip(seen.item.relpath, (old[4] if old else None) or "skipped"))
+
+    def write(self, records: list[ImageRecord], store: EmbeddingStore) -> None:
+        """Embedded images' rows, in one transaction."""
+        store.upsert(records)
+        for r in records:
+            if r.status == STATUS_OK:
+                self.embedded += 1
+            else:
+                self.skipped.append(Skip(r.relpath, r.reason or "skipped"))
+
+
+def begin(
     dataset: str | os.PathLike[str],
     store: EmbeddingStore,
-    recognizer: FaceRecognizer,
-    progress: Callable[[Iterable[_Seen], int], Iterable[_Seen]] | None = None,
     scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,
     remove: bool = True,
-) -> ExtractReport:
-    """Bring `store` in step with `dataset`/<person>/ images and report what happened.
-
-    A store made with all_faces keeps every face of every image (photo libraries); training
-    still uses each image's main face only. `scan` lists the images: scan_dataset (a folder
-    per person), or scan_library (a photo library, nobody named). `remove` False keeps the
-    rows of images this folder does not have (a gallery shared by several machines).
+) -> Tally:
+    """List the dataset, drop the rows of images gone from it (unless not `remove`), and
+    start the tally.
 
     Raises:
         DatasetError: the dataset folder is missing or holds no images at all.
@@ -215,60 +256,70 @@ def extract_embeddings(
     if kept:  # a folder that cannot be listed now keeps its rows: it is not an empty folder
         present |= {r for r in known if r.startswith(kept)}
     removed = store.remove_missing(present) if remove else 0
-    embedded = unchanged = 0
-    skipped: list[Skip] = [Skip(q.relpath, q.reason) for q in found.problems]
-    batch: list[_Seen] = []
+    return Tally(items, known, removed, [Skip(q.relpath, q.reason) for q in found.problems])
+
+
+def report(tally: Tally, store: EmbeddingStore, verify_distance: float) -> ExtractReport:
+    """What a finished run did and what the store now holds."""
+    names, vectors, relpaths = store.embeddings()
+    faces_seen, multi_face = store.face_counts()
+    folders = sorted({i.person for i in tally.items if name_problem(i.person) is None} - set(names))
+    return ExtractReport(
+        images=len(tally.items),
+        embedded=tally.embedded,
+        unchanged=tally.unchanged,
+        removed=tally.removed,
+        skipped=tuple(sorted(tally.skipped, key=lambda s: s.path)),
+        people=dict(sorted(Counter(names).items())),
+        faces_seen=faces_seen,
+        multi_face_images=multi_face,
+        people_without_faces=tuple(folders),
+        suspects=tuple(find_suspects(names, vectors, relpaths, verify_distance)),
+    )
+
+
+def extract_embeddings(
+    dataset: str | os.PathLike[str],
+    store: EmbeddingStore,
+    recognizer: FaceRecognizer,
+    progress: Callable[[Iterable[Seen], int], Iterable[Seen]] | None = None,
+    scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,
+    remove: bool = True,
+) -> ExtractReport:
+    """Bring `store` in step with `dataset`/<person>/ images and report what happened.
+
+    A store made with all_faces keeps every face of every image (photo libraries); training
+    still uses each image's main face only. `scan` lists the images: scan_dataset (a folder
+    per person), or scan_library (a photo library, nobody named). `remove` False keeps the
+    rows of images this folder does not have (a gallery shared by several machines).
+
+    Raises:
+        DatasetError: the dataset folder is missing or holds no images at all.
+    """
+    tally = begin(dataset, store, scan, remove)
+    batch: list[Seen] = []
 
     def flush() -> None:
-        nonlocal embedded
-        records = _process_batch(batch, recognizer, store.all_faces)
-        store.upsert(records)
-        for r in records:
-            if r.status == STATUS_OK:
-                embedded += 1
-            else:
-                skipped.append(Skip(r.relpath, r.reason or "skipped"))
+        tally.write(process_batch(batch, recognizer, store.all_faces), store)
         batch.clear()
 
-    seen_all: Iterable[_Seen] = prefetch(
-        _inspect(items, known), BATCH_IMAGES, weight=_pixels, budget=DECODED_BUDGET
+    seen_all: Iterable[Seen] = prefetch(
+        _inspect(tally.items, tally.known), BATCH_IMAGES, weight=_pixels, budget=DECODED_BUDGET
     )
-    for seen in progress(seen_all, len(items)) if progress else seen_all:
-        old = known.get(seen.item.relpath)
-        if seen.kind == "skip":
-            skipped.append(Skip(seen.item.relpath, seen.reason))
-        elif seen.kind in ("same", "touched"):
-            if seen.kind == "touched":
-                store.touch(seen.item.relpath, seen.size, seen.mtime_ns)
-            if old is not None and old[3] == STATUS_OK:
-                unchanged += 1
-            else:
-                skipped.append(Skip(seen.item.relpath, (old[4] if old else None) or "skipped"))
-        else:
+    new = sum(1 for i in tally.items if i.relpath not in tally.known)
+    with store.bulk_load(new):  # PostgreSQL: a large first load builds its index after
+        for seen in progress(seen_all, len(tally.items)) if progress else seen_all:
+            if seen.kind != "new":
+                tally.settle(seen, store)
+                continue
             if over_budget(sum(map(_pixels, batch)), _pixels(seen)):
                 flush()
             batch.append(seen)
             if len(batch) >= BATCH_IMAGES:
                 flush()
-    if batch:
-        flush()
-    names, vectors, relpaths = store.embeddings()
-    faces_seen, multi_face = store.face_counts()
-    folders = sorted({i.person for i in items if name_problem(i.person) is None} - set(names))
-    return ExtractReport(
-        images=len(items),
-        embedded=embedded,
-        unchanged=unchanged,
-        removed=removed,
-        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
-        people=dict(sorted(Counter(names).items())),
-        faces_seen=faces_seen,
-        multi_face_images=multi_face,
-        people_without_faces=tuple(folders),
-        suspects=tuple(
-            find_suspects(names, vectors, relpaths, recognizer.embedder.spec.verify_distance)
-        ),
-    )
+        if batch:
+            flush()
+    return report(tally, store, recognizer.embedder.spec.verify_distance)
 
 
 def find_suspects(

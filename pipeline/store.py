@@ -383,6 +383,11 @@ class EmbeddingStore:
         )
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
+    @contextlib.contextmanager
+    def bulk_load(self, rows: int) -> Iterator[bool]:
+        """Nothing to prepare for many rows in a file (PgStore drops and rebuilds its index)."""
+        yield False
+
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
         """Record a new mtime for an image whose content did not change."""
         with self._writing(), self.conn:

@@ -46,12 +46,16 @@ class OpenVinoRunner:
         self.spec = spec
         self.batch_size = max(1, batch_size)
         model = _cached(spec) or _convert(spec, models_dir)
-        threads = os.cpu_count() or 1
+        # OMP_NUM_THREADS when set (Ray sets it to an actor's CPUs), else every core. A process
+        # with fewer threads than cores must not pin them: OpenVINO pins to the first cores, so
+        # two Ray actors of one thread each shared core 0 and left core 1 idle (measured).
+        cores = os.cpu_count() or 1
+        threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or cores
         self._compiled = ov.Core().compile_model(
             model,
             "CPU",
             {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-             "INFERENCE_NUM_THREADS": threads},
+             "INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": threads >= cores},
         )  # fmt: skip
         self._request = self._compiled.create_infer_request()
         self._output = self._compiled.outputs[0]

@@ -40,6 +40,10 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+BULK_MIN_ROWS = 5_000  # a load this large, and at least half the rows held, rebuilds the index
+_VECTOR_INDEXES = ("images_embedding_hnsw", "extra_embedding_hnsw")
+
+
 def _schema(dim: int) -> list[str]:
     return [
         "CREATE EXTENSION IF NOT EXISTS vector",
@@ -188,6 +192,29 @@ class PgStore:
             "SELECT relpath, sha256, size, mtime_ns, status, reason FROM facerec.images"
         )
         return {r[0]: (r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows}
+
+    @contextmanager
+    def bulk_load(self, rows: int) -> Iterator[bool]:
+        """Around a load of `rows` new faces: when it is large (BULK_MIN_ROWS, and half the
+        faces already held or more), drop the HNSW indexes for its length and build them again
+        at the end, whatever happened. Each row entering the index costs the server 3.5-7 ms
+        here (137-271 rows/s), against 6,500 rows/s without it; pgvector's own advice for
+        loads is to build the index after. Meanwhile `find` is exact and slower. A client
+        killed in between leaves no index: the next open of the gallery builds it (_schema).
+        Yields whether the indexes were dropped."""
+        if rows < BULK_MIN_ROWS or rows * 2 < self.stored_faces():
+            yield False
+            return
+        with self._transaction(lock=True) as cur:
+            for index in _VECTOR_INDEXES:
+                cur.execute(f"DROP INDEX IF EXISTS facerec.{index}")
+        try:
+            yield True
+        finally:
+            with self._transaction(lock=True) as cur:
+                for statement in _schema(self.dim):
+                    if any(index in statement for index in _VECTOR_INDEXES):
+                        cur.execute(statement)
 
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
         with self._transaction(lock=True) as cur:
