@@ -116,13 +116,14 @@ def _open_store(path: str, recognizer: Any, all_faces: bool | None = None) -> An
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_embeddings
+    from .imageio import dataset_path
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     all_faces = True if args.all_faces else None  # None: the store's own way, new: main faces
+    args.dataset = dataset_path(args.dataset)  # a URL it cannot read fails before Ray starts
     if args.ray is not None:
-        from .extract_ray import dataset_path, start_ray
+        from .extract_ray import start_ray
 
-        dataset_path(args.dataset)  # a URL it cannot read fails before a cluster starts
         started = start_ray(args.ray)  # before the store opens: a failure leaves nothing open
     try:
         with _open_store(args.store, recognizer, all_faces) as store:

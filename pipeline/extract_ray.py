@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import cv2
 import numpy as np
 
-from .errors import DatasetError, FaceRecError
+from .errors import FaceRecError
 from .extract import (
     BATCH_IMAGES,
     Seen,
@@ -40,7 +40,7 @@ from .extract import (
     read_item,
     report,
 )
-from .imageio import DatasetItem, DatasetScan, scan_dataset
+from .imageio import DatasetItem, DatasetScan, dataset_path, scan_dataset
 from .models import ModelSpec
 from .recognizer import FaceRecognizer
 from .store import EmbeddingStore, ImageRecord, OtherFace
@@ -74,24 +74,6 @@ class NetsRecipe:
             runner.name if runner is not None else "auto",
             all_faces,
         )
-
-
-def dataset_path(dataset: str | os.PathLike[str]) -> Path:
-    """A dataset argument as a folder: a path, or a `file://` URL.
-
-    Raises:
-        DatasetError: another kind of URL (object stores are not read yet).
-    """
-    text = os.fspath(dataset)
-    url = urlparse(text)
-    if url.scheme == "file":
-        return Path(unquote(url.path))
-    if url.scheme and len(url.scheme) > 1:  # c:\\photos has a one-letter "scheme"
-        raise DatasetError(
-            f"{text}: only folders and file:// URLs can be read; copy the images to a "
-            "folder every Ray node mounts at the same path"
-        )
-    return Path(text)
 
 
 class EmbedWorker:

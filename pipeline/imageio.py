@@ -7,6 +7,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import cv2
 import numpy as np
@@ -184,6 +185,24 @@ class DatasetProblem:
 class DatasetScan:
     items: tuple[DatasetItem, ...]
     problems: tuple[DatasetProblem, ...]
+
+
+def dataset_path(dataset: str | os.PathLike[str]) -> Path:
+    """A dataset argument as a folder: a path, or a `file://` URL.
+
+    Raises:
+        DatasetError: another kind of URL (object stores are not read yet).
+    """
+    text = os.fspath(dataset)
+    if "://" not in text:  # a folder, even one named photos:2024
+        return Path(text)
+    url = urlparse(text)
+    if url.scheme == "file":
+        return Path(unquote(url.path))
+    raise DatasetError(
+        f"{text}: only folders and file:// URLs can be read; copy the photos to a folder "
+        "(for Ray, one that every node mounts at the same path)"
+    )
 
 
 def scan_dataset(root: str | os.PathLike[str]) -> DatasetScan:
