@@ -111,3 +111,47 @@ def test_a_password_never_reaches_a_message():
         == "postgresql://ada:***@db.example/faces"
     )
     assert redact("postgresql://ada@db.example/faces") == "postgresql://ada@db.example/faces"
+
+
+def test_cluster_runs_on_a_postgres_library(pg_url, tmp_path, capsys):
+    from tests.test_cluster import CAST, library, who
+
+    photos = library(tmp_path / "photos")
+    argv = ["cluster", str(photos), "-o", str(tmp_path / "report")]
+    on_pg = run_json(capsys, *argv, "--store", pg_url)
+    on_file = run_json(capsys, *argv, "--store", str(tmp_path / "library.db"))
+    assert sorted(map(sorted, who(on_pg).values())) == [[p] for p in CAST]
+    assert who(on_pg) == who(on_file) and on_pg["singletons"] == on_file["singletons"]
+    again = run_json(capsys, *argv, "--store", pg_url)  # incremental: ids stay
+    assert who(again) == who(on_pg) and again["changes"]["created"] == []
+
+
+def test_kill_9_during_extract_on_postgres_keeps_every_committed_batch(pg_url, tmp_path, capsys):
+    import random
+    import signal
+
+    import psycopg
+
+    from tests.test_faults import big_dataset, kill_after
+
+    dataset = big_dataset(tmp_path / "dataset")
+    images = sum(1 for _ in dataset.rglob("*.*g"))
+
+    def count(where: str = "TRUE") -> int:
+        try:
+            with psycopg.connect(pg_url) as conn:
+                return int(conn.execute(f"SELECT COUNT(*) FROM facerec.images WHERE {where}")
+                           .fetchone()[0])  # fmt: skip
+        except psycopg.Error:  # no schema yet
+            return 0
+
+    argv = ["extract-embeddings", "-d", str(dataset), "-e", pg_url]
+    status = kill_after(argv, random.Random().uniform(0.0, 2.0), ready=lambda: count() > 0)
+    assert status == -signal.SIGKILL, "the run ended before it could be killed"
+    done, ok_rows = count(), count("status = 'ok'")
+    assert 0 < done < images
+    assert count("status = 'ok' AND vector_dims(embedding) = 512") == ok_rows
+    assert count("status = 'ok'") == count("status = 'ok' AND embedding IS NOT NULL")
+    doc = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", pg_url)
+    assert doc["unchanged"] == ok_rows  # the lock went with the killed client's transaction
+    assert doc["embedded"] + doc["unchanged"] + len(doc["skipped"]) == images
