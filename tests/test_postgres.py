@@ -92,6 +92,8 @@ def test_two_servers_share_one_postgres_gallery(pg_url, tmp_path):
             "/api/v1/people/penny/faces", files={"file": (penny[0].name, penny[0].read_bytes())}
         )
         assert r.status_code == 201
+        near = cb.post("/api/v1/find?k=1", files={"file": (penny[1].name, penny[1].read_bytes())})
+        assert near.json()["neighbours"][0]["person"] == "penny"  # from the index, at once
         deadline = time.monotonic() + 10
         seen = names(cb, penny[1])
         while seen != ["penny"] and time.monotonic() < deadline:
@@ -155,3 +157,35 @@ def test_kill_9_during_extract_on_postgres_keeps_every_committed_batch(pg_url, t
     doc = run_json(capsys, "extract-embeddings", "--dataset", str(dataset), "--store", pg_url)
     assert doc["unchanged"] == ok_rows  # the lock went with the killed client's transaction
     assert doc["embedded"] + doc["unchanged"] + len(doc["skipped"]) == images
+
+
+def test_a_shared_gallery_finds_faces_through_the_index_before_it_reloads(
+    pg_url, tmp_path, recognizer, monkeypatch
+):
+    pytest.importorskip("fastapi")
+    import shutil
+
+    from pipeline.extract import image_record
+    from pipeline.imageio import DatasetItem, read_image
+    from pipeline.server.gallery import LiveGallery
+    from tests.conftest import BBT
+
+    monkeypatch.setattr(LiveGallery, "_watch_loop", lambda self, every=0.5: None)  # no reloads
+    dataset = tmp_path / "dataset"
+    shutil.copytree(DATASET, dataset, ignore=shutil.ignore_patterns("*.md", "*.txt"))
+    gallery, _ = LiveGallery.open(dataset, pg_url, tmp_path / "r.skops", recognizer)
+    try:
+        penny = sorted((BBT / "penny").glob("*.png"))
+        spec = recognizer.embedder.spec
+        with open_store(pg_url, spec.id, spec.output_dim, recognizer.detector.spec.id) as other:
+            image = read_image(penny[0])  # another machine enrols penny
+            [faces] = recognizer.embed_images([image])
+            item = DatasetItem("penny", penny[0], "penny/penny1.png")
+            other.upsert([image_record(item, "0" * 64, 1, 1, image, faces)])
+        [probe] = recognizer.embed_images([read_image(penny[1])])
+        [near] = gallery.nearest(probe.embeddings[:1], 1)
+        assert (near.person, near.path) == ("penny", "penny/penny1.png")
+        assert near.distance < 0.9
+        assert "penny" not in gallery.snapshot.people  # this server's memory never reloaded
+    finally:
+        gallery.close()

@@ -20,7 +20,6 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from ..imageio import read_image
-from ..search import Neighbour
 from ..types import RecognizedFace
 from ..vectors import pairwise_distances
 from ..version import version
@@ -314,14 +313,8 @@ def create_app(service: Service) -> FastAPI:
         """The k enrolled faces nearest to the photo's main face, nearest first."""
         data = await _read(file)
         face, vector = await pool.run(lambda r: jobs.main_vector(r, data, limits))
-        snap = gallery.snapshot
-        neighbours: list[dict[str, Any]] = []
-        if snap.faces:
-            d = pairwise_distances(vector, snap.vectors)[0]
-            for i in d.argsort(kind="stable")[:k]:
-                f = snap.faces[int(i)]
-                neighbours.append(Neighbour(f.person, f.relpath, float(d[i]), f.box).to_dict()
-                                  | {"id": f.id})  # fmt: skip
+        found = await asyncio.to_thread(gallery.nearest, vector, k)
+        neighbours = [n.to_dict() | {"id": n.path.split("/", 1)[1]} for n in found]
         metrics.faces.labels("find").inc()
         return {"box": face.box_list(), "neighbours": neighbours}
 

@@ -34,11 +34,12 @@ import numpy as np
 from ..atomic import fsync_folder
 from ..classify import IdentityClassifier
 from ..enrol import enrol_photo, enrolment_relpath
-from ..errors import DatasetError
+from ..errors import DatasetError, StoreError
 from ..extract import extract_embeddings
 from ..files import read_file
 from ..models import ModelSpec
 from ..recognizer import FaceRecognizer
+from ..search import Neighbour
 from ..stores import is_url, open_store
 from ..train import fit_classifier
 from ..types import Embeddings, ExtractReport, Image, ImageFaces, Match
@@ -181,6 +182,8 @@ class LiveGallery:
         self._closed = False
         self._refits = 0
         self._refit_thread = threading.Thread(target=self._refit_loop, name="facerec-refit")
+        self._finder: Any = None  # a shared gallery's reader for nearest(), opened on first use
+        self._finder_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -328,6 +331,10 @@ class LiveGallery:
             self._watch_thread.join()
         self._writer.submit(self._close_store).result()
         self._writer.shutdown()
+        with self._finder_lock:
+            if self._finder is not None:
+                self._finder.close()
+                self._finder = None
 
     def _close_store(self) -> None:
         if self._store is not None:
@@ -340,6 +347,35 @@ class LiveGallery:
         return self._writer.submit(job).result()
 
     # -- reading ---------------------------------------------------------------------------
+
+    def nearest(self, vector: Embeddings, k: int) -> list[Neighbour]:
+        """The k enrolled faces nearest to `vector`, nearest first. A shared (PostgreSQL)
+        gallery answers from its HNSW index, so every server's committed enrolments are found
+        at once, before this server reloads; if the database cannot be read, this server's
+        snapshot answers."""
+        if self.shared:
+            with self._finder_lock:
+                try:
+                    if self._finder is None:
+                        self._finder = open_store(
+                            self.store_path, self.spec.id, self.spec.output_dim, writer=False
+                        )
+                    found = self._finder.nearest(vector, k)
+                    return [Neighbour(f.person, f.relpath, d, f.box) for f, d in found]
+                except StoreError:
+                    log.warning("the shared gallery's index cannot be read; answering from "
+                                "memory", exc_info=True)  # fmt: skip
+                    if self._finder is not None:
+                        self._finder.close()
+                    self._finder = None
+        snap = self.snapshot
+        if not snap.faces:
+            return []
+        d = pairwise_distances(vector, snap.vectors)[0]
+        return [
+            Neighbour(snap.faces[i].person, snap.faces[i].relpath, float(d[i]), snap.faces[i].box)
+            for i in (int(j) for j in d.argsort(kind="stable")[:k])
+        ]
 
     @property
     def snapshot(self) -> Snapshot:
