@@ -24,7 +24,7 @@ from ..types import RecognizedFace
 from ..vectors import pairwise_distances
 from ..version import version
 from . import jobs
-from .gallery import Face, LiveGallery
+from .gallery import Face, LiveGallery, face_id
 from .jobs import Limits
 from .metrics import Metrics, MetricsMiddleware
 from .problems import ApiError, install
@@ -314,7 +314,7 @@ def create_app(service: Service) -> FastAPI:
         data = await _read(file)
         face, vector = await pool.run(lambda r: jobs.main_vector(r, data, limits))
         found = await asyncio.to_thread(gallery.nearest, vector, k)
-        neighbours = [n.to_dict() | {"id": n.path.split("/", 1)[1]} for n in found]
+        neighbours = [n.to_dict() | {"id": face_id(n.path)} for n in found]
         metrics.faces.labels("find").inc()
         return {"box": face.box_list(), "neighbours": neighbours}
 

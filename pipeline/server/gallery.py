@@ -52,6 +52,11 @@ BY_RECOGNIZER = "recognizer"
 BY_NEAREST = "nearest"
 
 
+def face_id(relpath: str) -> str:
+    """The image's path inside its person's folder: what the API calls a face."""
+    return relpath.split("/", 1)[1]
+
+
 @dataclass(frozen=True, slots=True)
 class Face:
     """One enrolled image's main face (or, in an --all-faces store, any face of it)."""
@@ -65,8 +70,7 @@ class Face:
 
     @property
     def id(self) -> str:
-        """The image's path inside its person's folder: what the API calls a face."""
-        return self.relpath.split("/", 1)[1]
+        return face_id(self.relpath)
 
 
 @dataclass(frozen=True, slots=True)
