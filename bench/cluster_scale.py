@@ -2,11 +2,11 @@
 
     python bench/cluster_scale.py [--sizes 1000 5000 10000] [--runs 3] [--method whispers+centres]
 
-Faces are synthetic and jittered: a "person" (a random 512-d unit vector) per 5 faces, each
-face drawn around a random person (Gaussian noise, so that a person's photos lie 0.5-0.9 apart, as real
-photos of one person do in FaceNet's space), unit-normalised. Only the clustering is timed
-(the embedding is extraction's cost, measured in bench/speed.py). Target (issue 15): 10,000
-faces in under 10 s on 2 cores.
+Faces are synthetic and jittered: a "person" (a random unit vector of the default embedder's
+size) per 5 faces, each face drawn around a random person (Gaussian noise, so that a person's
+photos lie about 0.8 apart, as real photos of one person do), unit-normalised. Only the clustering is timed
+(the embedding is extraction's cost, measured in bench/speed.py). Target: 10,000 faces in
+under 10 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -22,16 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.cluster import DEFAULT_METHOD, METHODS, cluster_vectors, score_clusters  # noqa: E402
-from pipeline.models import embedder_spec  # noqa: E402
+from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
 
 
-def synthetic(faces: int, dim: int = 512, seed: int = 0):  # noqa: ANN201
+def synthetic(faces: int, dim: int, seed: int = 0, apart: float = 0.8):  # noqa: ANN201
     people = faces // 5
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((people, dim))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     who = rng.integers(0, people, faces)
-    noisy = centres[who] + rng.standard_normal((faces, dim)) * 0.032
+    # two draws around one centre lie about `apart` apart once unit-normalised
+    sigma = apart / np.sqrt(dim * (2.0 - apart * apart))
+    noisy = centres[who] + rng.standard_normal((faces, dim)) * sigma
     return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32), who
 
 
@@ -41,10 +43,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS)
     args = ap.parse_args()
-    cut = embedder_spec("facenet").cluster_distance
-    print(f"method {args.method}, cut {cut}")
+    spec = embedder_spec(DEFAULT_EMBEDDER)
+    cut = spec.cluster_distance
+    print(f"{spec.id}: method {args.method}, cut {cut}")
     for n in args.sizes:
-        vectors, who = synthetic(n)
+        vectors, who = synthetic(n, spec.output_dim)
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()

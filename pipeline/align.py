@@ -4,7 +4,8 @@ Two ways, chosen by the embedder's ModelSpec.crop:
 - "box": the MTCNN-style landmark box widened by `margin` (the fraction of the crop side left
   around the box) and resized. This is how FaceNet 20180408 was trained (MTCNN box + 32 px
   margin at 160 px, so margin 0.2).
-- "align5": a similarity transform taking the 5 landmarks onto the spec's template.
+- "align5": a similarity transform taking the 5 landmarks onto ArcFace's template, the crop
+  SFace was trained on (cv2.FaceRecognizerSF.alignCrop makes the same one).
 """
 
 from __future__ import annotations
@@ -60,17 +61,22 @@ def crop_padded(image: Image, box: NDArray[np.float32], size: tuple[int, int]) -
 def similarity_matrix(
     source: NDArray[np.float32], target: NDArray[np.float32]
 ) -> NDArray[np.float64]:
-    """The 2x3 least-squares similarity transform (rotation, uniform scale, shift) source->target."""
-    matrix, _ = cv2.estimateAffinePartial2D(
-        source.astype(np.float32), target.astype(np.float32), method=cv2.LMEDS
-    )
-    if matrix is None:  # degenerate points: fall back to the plain Umeyama solution
-        src_c, tgt_c = source - source.mean(0), target - target.mean(0)
-        u, s, vt = np.linalg.svd(tgt_c.T @ src_c)
-        r = u @ vt
-        scale = s.sum() / max(float((src_c**2).sum()), 1e-12)
-        matrix = np.hstack([scale * r, (target.mean(0) - scale * r @ source.mean(0))[:, None]])
-    return np.asarray(matrix, np.float64)
+    """The 2x3 least-squares similarity transform (rotation, uniform scale, shift, no mirror)
+    taking `source` points onto `target` (Umeyama 1991): what cv2.FaceRecognizerSF.alignCrop
+    computes, so a warp made here equals OpenCV's own crop for SFace (tests/test_geometry.py)."""
+    src = np.asarray(source, np.float64)
+    dst = np.asarray(target, np.float64)
+    src_mean, dst_mean = src.mean(0), dst.mean(0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    u, s, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
+    d = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[1] = -1.0
+    rotation = u @ np.diag(d) @ vt
+    variance = float((src_c**2).sum()) / len(src)
+    scale = float((s * d).sum()) / variance if variance > 1e-12 else 1.0
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, shift[:, None]])
 
 
 def warp_face(

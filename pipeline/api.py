@@ -26,10 +26,10 @@ import numpy as np
 from .classify import IdentityClassifier
 from .errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
 from .imageio import decode_image, read_image
-from .models import embedder_spec
+from .models import chosen_embedder, embedder_spec
 from .recognizer import FaceRecognizer
 from .search import Neighbour, nearest
-from .stores import open_existing
+from .stores import made_with, open_existing
 from .types import Detection, Embeddings, Image, RecognizedFace, Verification
 
 ImageInput = str | os.PathLike[str] | bytes | np.ndarray
@@ -72,23 +72,24 @@ class FaceRec:
     """The nets loaded once, and a trained recognizer file if given; reuse it for every image.
 
     `model` is a recognizer file from `facerec train-model`; without it, detect, embed, verify
-    and find work, recognize does not. `detector` defaults to the one the model was trained
-    with, else the embedder's own; `backend` "auto" runs FaceNet in OpenVINO when installed.
+    and find work, recognize does not. `embedder` and `detector` default to the ones the model
+    was trained with, else SFace and its own detector; `backend` "auto" runs FaceNet in
+    OpenVINO when installed.
     """
 
     def __init__(
         self,
         model: str | os.PathLike[str] | None = None,
         *,
-        embedder: str = "facenet",
+        embedder: str | None = None,
         detector: str | None = None,
         backend: str = "auto",
         models_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        spec = embedder_spec(embedder)
-        classifier = IdentityClassifier.load(model, spec.id) if model is not None else None
+        wanted = embedder_spec(embedder).id if embedder else None
+        classifier = IdentityClassifier.load(model, wanted) if model is not None else None
         self.recognizer = FaceRecognizer.from_models_dir(
-            models_dir, spec, None, classifier, detector, backend
+            models_dir, embedder, None, classifier, detector, backend
         )
 
     def detect(self, image: ImageInput, channels: str | None = None) -> list[Detection]:
@@ -201,5 +202,9 @@ def recognize(
 def find(
     image: ImageInput, store: str | os.PathLike[str], k: int = 5, channels: str | None = None
 ) -> list[Neighbour]:
-    """The k enrolled faces nearest to the image's main face (see FaceRec.find)."""
-    return FaceRec().find(image, store, k, channels)
+    """The k enrolled faces nearest to the image's main face (see FaceRec.find), embedded
+    with the models the store was made with."""
+    embedder, detector = made_with(store) or (None, None)
+    return FaceRec(embedder=chosen_embedder(None, embedder), detector=detector).find(
+        image, store, k, channels
+    )

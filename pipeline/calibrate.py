@@ -21,7 +21,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .types import Embeddings, round_or_none
-from .vectors import pairwise_distances, person_sums, unit_rows
+from .vectors import (
+    RULE_CENTRE,
+    RULE_CENTRE_OR_NEAREST,
+    nearest_per_person,
+    pairwise_distances,
+    person_sums,
+    unit_rows,
+)
 
 DEFAULT_FAR = 0.03
 MIN_PEOPLE = 3
@@ -70,13 +77,16 @@ class Calibration:
 
 
 def leave_one_out_scores(
-    embeddings: Embeddings, labels: NDArray[np.int64], max_probes: int = MAX_PROBES
+    embeddings: Embeddings,
+    labels: NDArray[np.int64],
+    max_probes: int = MAX_PROBES,
+    rule: str = RULE_CENTRE,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(impostor, genuine) distances to person centres, each enrolled face left out in turn.
+    """(impostor, genuine) distances under the 1:K `rule`, each enrolled face left out in turn.
 
-    Impostor: a face's distance to the nearest centre of another person (its own person left
-    out: a stranger to this gallery). Genuine: its distance to its own person's centre made
-    without it (people with 2 or more faces). At most `max_probes` faces, evenly spaced.
+    Impostor: a face's distance to the nearest other person (its own person left out: a
+    stranger to this gallery). Genuine: its distance to its own person made without it (people
+    with 2 or more faces). At most `max_probes` faces, evenly spaced.
     """
     x = np.asarray(embeddings, np.float32)
     people = int(labels.max()) + 1
@@ -87,28 +97,38 @@ def leave_one_out_scores(
     impostor, genuine = [], []
     for start in range(0, len(probes), _CHUNK):
         part = probes[start : start + _CHUNK]
-        d = pairwise_distances(x[part], centres).astype(np.float64)
-        d[np.arange(len(part)), labels[part]] = np.inf
-        impostor.append(d.min(axis=1))
+        rows = np.arange(len(part))
         own = labels[part]
+        d = pairwise_distances(x[part], centres).astype(np.float64)
+        # its own person's centre made without it
+        d[rows, own] = np.linalg.norm(x[part] - unit_rows(sums[own] - x[part]), axis=1)
+        if rule == RULE_CENTRE_OR_NEAREST:
+            near = nearest_per_person(x[part], x, labels, people, skip=part)
+            d = np.minimum(d, near)
         several = counts[own] >= 2
-        rest = unit_rows(sums[own[several]] - x[part[several]])
-        genuine.append(np.linalg.norm(x[part[several]] - rest, axis=1))
+        genuine.append(d[rows[several], own[several]])
+        d[rows, own] = np.inf
+        impostor.append(d.min(axis=1))
     return np.concatenate(impostor), np.concatenate(genuine)
 
 
 def calibrate_max_distance(
-    embeddings: Embeddings, names: Sequence[str], default: float, far: float = DEFAULT_FAR
+    embeddings: Embeddings,
+    names: Sequence[str],
+    default: float,
+    far: float = DEFAULT_FAR,
+    rule: str = RULE_CENTRE,
 ) -> Calibration:
-    """max_distance for this gallery: the `far` quantile of its stand-in strangers' distances,
-    at most `default`; the default alone while the gallery is too small to say."""
+    """max_distance for this gallery: the `far` quantile of its stand-in strangers' distances
+    (measured by `rule`), at most `default`; the default alone while the gallery is too small
+    to say."""
     _, labels = np.unique(np.asarray(list(names)), return_inverse=True)
     labels = labels.astype(np.int64)
     people = int(labels.max()) + 1 if len(labels) else 0
     base = Calibration(default, SOURCE_DEFAULT, default, far, people)
     if people < 2:
         return base
-    impostor, genuine = leave_one_out_scores(embeddings, labels)
+    impostor, genuine = leave_one_out_scores(embeddings, labels, rule=rule)
     base = replace(base, impostors=len(impostor), genuine=len(genuine))
     if people >= MIN_PEOPLE and len(impostor) >= MIN_IMPOSTORS:
         quantile = float(np.quantile(impostor, far))

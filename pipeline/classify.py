@@ -36,12 +36,14 @@ from .errors import DatasetError, FaceRecError, ImageError, IncompatibleModelErr
 from .files import read_file
 from .models import DETECTOR, RETIRED_EMBEDDERS, mismatch_fix
 from .types import Embeddings, Match
-from .vectors import pairwise_distances, person_sums, unit_rows
+from .vectors import RULE_CENTRE, RULES, person_distances, person_sums, unit_rows
 
 log = logging.getLogger(__name__)
 
 FORMAT = "facerec-recognizer"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# Versions load() reads: 2 was written before the 1:K rule was recorded, and all used centres.
+READABLE_VERSIONS = (2, 3)
 LEGACY_DETECTOR = DETECTOR.id  # files written before the detector was recorded used the SSD
 MAX_RECOGNIZER_BYTES = 1 << 30  # about 500,000 enrolled 512-d faces
 _INFLATE_SLACK = 16 << 20
@@ -137,12 +139,16 @@ class IdentityClassifier:
         C: float = 1.0,
         embedder_id: str = "",
         method: str = "auto",
+        rule: str = RULE_CENTRE,
     ) -> None:
         if method not in METHODS:
             raise FaceRecError(
                 f"unknown classifier {method!r}; choose one of: {', '.join(METHODS)}"
             )
+        if rule not in RULES:
+            raise FaceRecError(f"unknown 1:K rule {rule!r}; choose one of: {', '.join(RULES)}")
         self.method = method
+        self.rule = rule
         self.max_distance = max_distance
         self.min_probability = min_probability
         self.C = C
@@ -231,7 +237,9 @@ class IdentityClassifier:
             return []
         query = np.asarray(embeddings, np.float32)
         classes = self.classes_
-        distances = pairwise_distances(query, self.centres)
+        distances = person_distances(
+            query, self.centres, self.gallery, self.gallery_labels, self.rule
+        )
         rows = np.arange(len(query))
         if self.mode == MODE_SVM and self.svm is not None:
             probabilities = self.svm.predict_proba(query)
@@ -283,6 +291,7 @@ class IdentityClassifier:
             "calibration": dict(self.calibration),
             "C": float(self.C),
             "method": self.method,
+            "rule": self.rule,
             "sklearn_version": sklearn.__version__,
             "encoder": self.encoder,
             "svm": self.svm,
@@ -336,10 +345,10 @@ class IdentityClassifier:
         if state.get("embedder_id") in RETIRED_EMBEDDERS:
             fix = mismatch_fix(str(state["embedder_id"]), embedder_id or "today's", "--model")
             raise IncompatibleModelError(f"{path}: {fix}")
-        if state.get("format_version") != FORMAT_VERSION:
+        if state.get("format_version") not in READABLE_VERSIONS:
             raise IncompatibleModelError(
                 f"{path}: recognizer format {state.get('format_version')}, this version reads "
-                f"{FORMAT_VERSION}; re-run train-model"
+                f"{', '.join(map(str, READABLE_VERSIONS))}; re-run train-model"
             )
         if embedder_id is not None and state["embedder_id"] != embedder_id:
             fix = mismatch_fix(str(state["embedder_id"]), embedder_id, "--model")
@@ -355,6 +364,7 @@ class IdentityClassifier:
             state["C"],
             state["embedder_id"],
             str(state.get("method", "auto")),
+            str(state.get("rule", RULE_CENTRE)),
         )
         model.detector_id = str(state.get("detector_id", LEGACY_DETECTOR))
         model.path = str(path)

@@ -21,10 +21,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .calibrate import DEFAULT_FAR
 from .errors import FaceRecError
 from .models import DETECTORS
-from .stores import detector_of, open_existing, open_store
+from .stores import made_with, open_existing, open_store
 from .version import version
 
 log = logging.getLogger("pipeline")
@@ -81,23 +80,38 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -
         raise FaceRecError(f"standard output: cannot write ({err.strerror or err})") from err
 
 
+def _gallery_embedder(args: argparse.Namespace, store: str | None) -> Any:
+    """The embedder spec for a command on a store: --embedder, else the store's, else the
+    default for a new gallery."""
+    from .models import chosen_embedder, embedder_spec
+
+    made = made_with(store) if store is not None else None
+    name = chosen_embedder(args.embedder, made[0] if made else None)
+    return embedder_spec(name, getattr(args, "crop", None), getattr(args, "margin", None))
+
+
 def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = None) -> Any:
-    """The models a command needs. The detector is --detector, else the one that made the
-    recognizer file (with_model) or the store, else the default: a gallery keeps its detector."""
+    """The models a command needs. The embedder and the detector are the ones asked for, else
+    the ones that made the recognizer file (with_model) or the store, else the defaults: a
+    gallery keeps the models it was made with."""
     from .classify import IdentityClassifier
     from .models import embedder_spec
     from .recognizer import FaceRecognizer
 
     classifier = None
-    made_with = detector_of(store) if store is not None else None
+    made = made_with(store) if store is not None else None
     if with_model:
-        classifier = IdentityClassifier.load(args.model, embedder_spec(args.embedder).id)
+        wanted = embedder_spec(args.embedder).id if args.embedder else None
+        classifier = IdentityClassifier.load(args.model, wanted)
         if getattr(args, "max_distance", None) is not None:
             classifier.max_distance = args.max_distance
         if getattr(args, "min_probability", None) is not None:
             classifier.min_probability = args.min_probability
-    spec = embedder_spec(args.embedder, getattr(args, "crop", None), getattr(args, "margin", None))
-    detector = args.detector or made_with  # None: the classifier's, else the embedder's own
+        name = classifier.embedder_id
+        spec = embedder_spec(name, getattr(args, "crop", None), getattr(args, "margin", None))
+    else:
+        spec = _gallery_embedder(args, store)
+    detector = args.detector or (made[1] if made else None)  # None: the classifier's, else own
     return FaceRecognizer.from_models_dir(
         args.models_dir, spec, args.confidence, classifier, detector, args.backend
     )
@@ -167,11 +181,33 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .migrate import migrate_gallery
+
+    args.embedder = args.embedder or "sface"
+    recognizer = _recognizer(args, with_model=False)
+    report = migrate_gallery(args.dataset, args.store, args.model, recognizer,
+                             _progress("embedding"), args.classifier)  # fmt: skip
+    if report.extract is None:
+        lines = [f"{report.store} already holds {report.after} embeddings"]
+    else:
+        e = report.extract
+        lines = [
+            f"{report.store}: {report.before} -> {report.after}; {e.embedded} images embedded, "
+            f"{len(e.skipped)} skipped",
+            f"the old store is kept as {report.backup}",
+        ]
+    t = report.train
+    lines.append(f"{t.path}: trained on {sum(t.people.values())} faces of {len(t.people)} people, "
+                 f"max_distance {t.max_distance:.3f}")  # fmt: skip
+    _emit(args, report.to_dict(), lines)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .models import embedder_spec
     from .train import train_model
 
-    spec = embedder_spec(args.embedder)
+    spec = _gallery_embedder(args, args.store)
     with open_existing(args.store, spec.id, spec.output_dim) as store:
         report = train_model(
             store,
@@ -180,7 +216,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             _given(args.min_probability, spec.min_probability),
             calibrate=args.max_distance is None,
             method=args.classifier,
-            far=args.far,
+            far=_given(args.far, spec.far),
+            rule=spec.rule,
         )
     lines = [
         f"trained a {report.mode} recognizer on {sum(report.people.values())} faces of "
@@ -354,9 +391,8 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_store
-    from .models import embedder_spec
 
-    spec = embedder_spec(args.embedder)
+    spec = _gallery_embedder(args, args.store)
     with open_existing(args.store, spec.id, spec.output_dim) as store:
         written = export_store(store, Path(args.output))
     doc = {"faces": written.faces, "files": written.files, "embedder": spec.id,
@@ -543,16 +579,16 @@ def _bundled(path: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .classify import IdentityClassifier
     from .extract import extract_embeddings
-    from .models import embedder_spec
     from .train import train_model
 
     dataset, examples = _bundled(args.dataset), _bundled(args.examples)
     output = args.output or "output/demo"
-    spec = embedder_spec(args.embedder)
     recognizer = _recognizer(args, with_model=False, store=args.store)  # loaded once
+    spec = recognizer.embedder.spec
     with _open_store(args.store, recognizer) as store:
         extract = extract_embeddings(dataset, store, recognizer, _progress("embedding"))
-        train = train_model(store, args.model, spec.max_distance, spec.min_probability)
+        train = train_model(store, args.model, spec.max_distance, spec.min_probability,
+                            far=spec.far, rule=spec.rule)  # fmt: skip
     recognizer.classifier = IdentityClassifier.load(args.model, spec.id)
     where = argparse.Namespace(output=output, no_output=False)
     results, skipped = run_recognize(where, [examples], recognizer)
@@ -602,11 +638,10 @@ def _group_ids(text: str) -> list[int]:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from .library import edit_groups, group_library, load_library, name_group
-    from .models import embedder_spec
     from .sheets import write_report
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
-    cut = args.cut if args.cut is not None else embedder_spec(args.embedder).cluster_distance
+    cut = args.cut if args.cut is not None else recognizer.embedder.spec.cluster_distance
     with _open_store(args.store, recognizer, all_faces=True) as store:
         library = group_library(args.photos, store, recognizer, cut, args.method,
                                 args.recluster, _progress("embedding"))  # fmt: skip
@@ -716,7 +751,9 @@ def _basic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="print one JSON document on stdout (also accepted before the command)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    p.add_argument("--embedder", default="facenet", help="embedding model: facenet or dlib")
+    p.add_argument("--embedder", choices=["sface", "facenet", "dlib"],
+                   help="embedding model (default: the one the store or recognizer file was "
+                        "made with; sface for a new one)")  # fmt: skip
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -726,7 +763,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="folder searched first for model files")  # fmt: skip
     p.add_argument("--detector", choices=sorted(DETECTORS),
                    help="face detector (default: the one the store or recognizer file was made "
-                        "with, else the embedder's own: yunet for facenet, ssd for dlib)")  # fmt: skip
+                        "with, else the embedder's own: yunet for sface and facenet, ssd for dlib)")  # fmt: skip
     p.add_argument("--backend", choices=["auto", "opencv", "openvino"], default="auto",
                    help="runtime for the embedder: auto takes OpenVINO when installed "
                         "(pip install '.[openvino]'), else OpenCV's cv2.dnn")  # fmt: skip
@@ -781,9 +818,9 @@ _COUNT = _number(1, 10**9, "a whole number of at least 1", integer=True)
 def _classifier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
                    help="svm, nearest person, or auto: svm up to 200 people (default)")  # fmt: skip
-    p.add_argument("--far", type=_rate, default=DEFAULT_FAR, metavar="RATE",
-                   help="share of strangers the calibrated max_distance may name "
-                   f"(default {DEFAULT_FAR})")  # fmt: skip
+    p.add_argument("--far", type=_rate, metavar="RATE",
+                   help="share of strangers the calibrated max_distance may name (default: the "
+                        "embedder's, measured: 0.005 for sface, 0.03 for facenet)")  # fmt: skip
 
 
 def _crop_options(p: argparse.ArgumentParser) -> None:
@@ -819,6 +856,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-workers", type=_COUNT, metavar="N",
                    help="Ray actors, each loading the nets once (default: one per CPU)")  # fmt: skip
     p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("migrate", help="move a gallery (store and recognizer file) to another "
+                                       "embedder: re-embed the dataset, retrain, keep a backup")  # fmt: skip
+    _common(p)
+    p.add_argument("-d", "--dataset", default="dataset", help="the dataset the store was made from")
+    p.add_argument("-e", "--store", "--embeddings", dest="store", default=_default_store(),
+                   help="the embeddings database")  # fmt: skip
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
+                   help="the recognizer file (trained again)")  # fmt: skip
+    p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
+                   help="svm, nearest person, or auto: svm up to 200 people")  # fmt: skip
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")
     _basic(p)

@@ -4,8 +4,8 @@ The graph methods work from the same sparse graph: each face linked to its neare
 distance cut (`neighbour_graph`), found block by block, so memory grows with the number of
 faces times `neighbours`, not with its square. On that graph:
 
-- "average": exact average-linkage agglomerative clustering (scipy), stopped at the cut; it
-  needs every pairwise distance, so it is the reference, not the default;
+- "average": exact average-linkage agglomerative clustering (scipy), stopped at the cut,
+  run on each part of the faces that pairs within the cut connect;
 - "whispers": Chinese whispers, the graph clustering dlib uses for faces;
 - "whispers+centres" (the default): Chinese whispers, then groups (singletons included) whose
   unit mean vectors lie within the cut are merged, nearest first. A mean of several photos
@@ -95,14 +95,41 @@ def cluster_vectors(
     return _relabel(labels, min_size)
 
 
-def _average(vectors: Embeddings, cut: float) -> Labels:
-    """Exact average linkage (scipy): needs every pairwise distance, N^2/2 of them. (With the
-    sparse graph as scikit-learn's connectivity it ran out of memory on 2,320 faces.)"""
+def _average(vectors: Embeddings, cut: float, block: int = 2048) -> Labels:
+    """Exact average-linkage clustering (scipy), stopped at the cut, one connected part at a
+    time: two groups whose mean distance is within the cut have a pair within it, so average
+    linkage never joins faces that no chain of pairs within the cut connects. Each part needs
+    its own pairwise distances only (a library of 10,000 faces splits into parts of tens), not
+    the N^2/2 of the whole set. (Scikit-learn's version with a sparse connectivity ran out of
+    memory on 2,320 faces.)"""
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse.csgraph import connected_components
     from scipy.spatial.distance import pdist
 
-    tree = linkage(pdist(np.asarray(vectors, np.float64)), method="average")
-    return (fcluster(tree, t=cut, criterion="distance") - 1).astype(np.int64)
+    x = np.asarray(vectors, np.float32)
+    n = len(x)
+    rows, cols = [], []
+    for start in range(0, n, block):
+        d2 = 2.0 - 2.0 * (x[start : start + block] @ x.T)
+        r, c = np.nonzero(d2 <= cut * cut)
+        rows.append(start + r)
+        cols.append(c)
+    pairs = csr_matrix((np.ones(sum(len(r) for r in rows), bool),
+                        (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))  # fmt: skip
+    parts, part_of = connected_components(pairs, directed=False)
+    labels = np.empty(n, np.int64)
+    next_label = 0
+    for part in range(parts):
+        members = np.flatnonzero(part_of == part)
+        if len(members) == 1:
+            labels[members] = next_label
+            next_label += 1
+            continue
+        tree = linkage(pdist(x[members].astype(np.float64)), method="average")
+        found = fcluster(tree, t=cut, criterion="distance") - 1
+        labels[members] = next_label + found
+        next_label += int(found.max()) + 1
+    return labels
 
 
 def _whispers(graph: csr_matrix, cut: float, seed: int, rounds: int = 20) -> Labels:

@@ -17,7 +17,6 @@ from numpy.typing import NDArray
 from sklearn.model_selection import StratifiedKFold
 
 from . import metrics, plots
-from .calibrate import DEFAULT_FAR
 from .errors import DatasetError, ImageError
 from .imageio import list_images, over_budget, read_image, scan_dataset
 from .pairs import Pair
@@ -241,14 +240,15 @@ def evaluate_identification(
     progress: Progress = _no_progress,
     calibrate: bool = True,
     method: str = "auto",
-    far: float = DEFAULT_FAR,
+    far: float | None = None,
 ) -> IdentificationReport:
     """Stratified K-fold: train the real classifier on K-1 folds, name the faces of the K-th.
 
     People with a single usable image cannot be tested (no image would be left to train on);
     they are enrolled in every fold as distractors and listed in `enrolled_only`. Strangers
     (every face of every image under `unknown`) are spread over the folds, so each tested face
-    is answered exactly once.
+    is answered exactly once. `far` defaults to the embedder's calibration target, and the
+    1:K rule is the embedder's own, as train-model would use them.
 
     Raises:
         DatasetError: fewer than 2 folds, or no person with at least 2 usable images.
@@ -269,7 +269,11 @@ def evaluate_identification(
         )
     strangers = _embed_strangers(recognizer, unknown, skipped, progress)
     k = min(folds, max(counts[n] for n in names if counts[n] >= 2))
-    settings = FoldSettings(max_distance, min_probability, calibrate, method, far)
+    spec = recognizer.embedder.spec
+    settings = FoldSettings(
+        max_distance, min_probability, calibrate, method, spec.far if far is None else far,
+        spec.rule,
+    )  # fmt: skip
     truth, answers, used = _run_folds(x, names, testable, strangers, k, settings)
     report = _score(truth, answers, counts, skipped, k, used, recognizer.embedder.spec)
     if plot_dir is not None:
@@ -304,6 +308,7 @@ class FoldSettings:
     calibrate: bool
     method: str
     far: float
+    rule: str
 
 
 def _run_folds(
@@ -332,7 +337,7 @@ def _run_folds(
         train = np.setdiff1d(np.arange(len(names)), test)
         model = fit_classifier(
             x[train], list(labels[train]), s.max_distance, s.min_probability,
-            calibrate=s.calibrate, method=s.method, far=s.far,
+            calibrate=s.calibrate, method=s.method, far=s.far, rule=s.rule,
         )  # fmt: skip
         used.append((model.max_distance, model.min_probability, model.mode or ""))
         own_strangers = strangers[fold::k]

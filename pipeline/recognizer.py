@@ -59,7 +59,7 @@ class FaceRecognizer:
     def from_models_dir(
         cls,
         models_dir: str | os.PathLike[str] | None = None,
-        embedder: str | models.ModelSpec = models.DEFAULT_EMBEDDER,
+        embedder: str | models.ModelSpec | None = None,
         confidence: float | None = None,
         classifier: IdentityClassifier | None = None,
         detector: str | None = None,
@@ -67,7 +67,9 @@ class FaceRecognizer:
     ) -> FaceRecognizer:
         """Load every model once (sha256-checked). The only factory; no globals.
 
-        `confidence` is the detector's score threshold, by default its spec's measured one.
+        `embedder` defaults to the one a given classifier was trained with, else the default
+        for new galleries. `confidence` is the detector's score threshold, by default its
+        spec's measured one.
         `detector` defaults to the one a given classifier was trained with, else the
         embedder's own (ModelSpec.detector, measured on LFW).
 
@@ -76,9 +78,13 @@ class FaceRecognizer:
                 (the two detectors' crops move FaceNet's vectors by about 0.2).
         `backend` runs the embedder: "auto" picks the fastest installed runtime (runtimes/).
         """
-        spec = (
-            embedder if isinstance(embedder, models.ModelSpec) else models.embedder_spec(embedder)
-        )
+        if not isinstance(embedder, models.ModelSpec):
+            made = classifier.embedder_id if classifier is not None else None
+            embedder = models.embedder_spec(models.chosen_embedder(embedder, made))
+        spec = embedder
+        if classifier is not None and classifier.embedder_id != spec.id:
+            fix = models.mismatch_fix(classifier.embedder_id, spec.id, "recognizer file")
+            raise IncompatibleModelError(f"{classifier.path or 'the recognizer'}: {fix}")
         trained_with = classifier.detector_id if classifier is not None else None
         chosen = models.detector_spec(detector or trained_with or spec.detector)
         if trained_with is not None and chosen.id != trained_with:

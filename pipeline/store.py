@@ -122,7 +122,7 @@ class StoredFace:
     mtime_ns: int | None = None  # the image file's modification time when it was embedded
 
 
-class _WriterLock:
+class WriterLock:
     """One writer per store: an exclusive flock on `<store>.lock`, released on close or exit.
 
     The operating system drops the lock when the process dies (even by kill -9), so a crash
@@ -248,7 +248,7 @@ class EmbeddingStore:
         self.all_faces = all_faces
         self._check_before_opening()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _WriterLock(self.path) if writer else None
+        self._lock = WriterLock(self.path) if writer else None
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -280,19 +280,27 @@ class EmbeddingStore:
         return cls(path, embedder_id, dim, None, writer=False)
 
     @staticmethod
-    def detector_of(path: str | os.PathLike[str]) -> str | None:
-        """The detector id recorded in an existing store, read without changing it; None when
-        there is no readable facerec store there (opening it will say why)."""
+    def peek(path: str | os.PathLike[str]) -> tuple[set[str], dict[str, str]] | None:
+        """(table names, meta rows) of an existing facerec store, read without changing it;
+        None when there is no readable facerec store there."""
         p = Path(path)
         if not p.is_file() or p.stat().st_size == 0:
             return None
         try:
-            _, meta = _peek(p)
+            tables, meta = _peek(p)
         except sqlite3.DatabaseError:
             return None
-        if meta.get("application") != APPLICATION:
+        return (tables, meta) if meta.get("application") == APPLICATION else None
+
+    @staticmethod
+    def made_with(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+        """(embedder id, detector id) recorded in an existing store, read without changing it;
+        None when there is no readable facerec store there (opening it will say why)."""
+        found = EmbeddingStore.peek(path)
+        if found is None:
             return None
-        return str(meta.get("detector_id", LEGACY_DETECTOR))
+        meta = found[1]
+        return str(meta.get("embedder_id")), str(meta.get("detector_id", LEGACY_DETECTOR))
 
     def _check_before_opening(self) -> None:
         """Refuse a path that is not a regular file, or a database that is not ours, before

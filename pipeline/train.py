@@ -11,6 +11,7 @@ from .classify import IdentityClassifier
 from .errors import DatasetError
 from .store import EmbeddingStore
 from .types import Embeddings, TrainReport
+from .vectors import RULE_CENTRE
 
 
 def default_min_probability(people: int) -> float:
@@ -33,20 +34,24 @@ def fit_classifier(
     calibrate: bool = True,
     method: str = "auto",
     far: float = DEFAULT_FAR,
+    rule: str = RULE_CENTRE,
 ) -> IdentityClassifier:
     """The classifier train-model saves, fitted in memory (evaluate uses it fold by fold).
 
     With `calibrate`, `max_distance` is the embedder's default, tightened for this gallery's
     size so that about `far` of strangers would be named (calibrate.py); without, it is used
-    as given. A min_probability of 0 or less means the default for this many people.
+    as given. `rule` is the embedder's 1:K rule (vectors.person_distances). A min_probability
+    of 0 or less means the default for this many people.
     """
     if calibrate:
-        calibration = calibrate_max_distance(embeddings, names, max_distance, far)
+        calibration = calibrate_max_distance(embeddings, names, max_distance, far, rule)
     else:
         calibration = Calibration(max_distance, SOURCE_USER, max_distance, far, len(set(names)))
     if min_probability <= 0:
         min_probability = default_min_probability(len(set(names)))
-    model = IdentityClassifier(calibration.max_distance, min_probability, C, embedder_id, method)
+    model = IdentityClassifier(
+        calibration.max_distance, min_probability, C, embedder_id, method, rule
+    )
     model.calibration = calibration.to_dict()
     return model.fit(embeddings, names)
 
@@ -60,6 +65,7 @@ def train_model(
     calibrate: bool = True,
     method: str = "auto",
     far: float = DEFAULT_FAR,
+    rule: str = RULE_CENTRE,
 ) -> TrainReport:
     """Train on every embedded face in `store` and write the recognizer file to `path`.
 
@@ -84,6 +90,7 @@ def train_model(
         calibrate,
         method,
         far,
+        rule,
     )
     model.detector_id = store.detector_id or model.detector_id
     model.save(path)

@@ -23,6 +23,7 @@ from .errors import VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
+from .sink import VideoSink
 from .strangers import StrangerKeeper
 from .timeline import timeline
 from .track import DETECT_EVERY, FaceTracker
@@ -231,8 +232,8 @@ def recognize_video(
             if state.frames == 0:
                 raise  # nothing seen yet: no video, the command exits as interrupted
             state.ended_by = "interrupted"
-        if state.writer is not None:
-            state.writer.release()
+        if state.sink is not None:
+            state.sink.close()  # every frame handed over is encoded first
             check_video(tmp, state.frames, output)
             if tmp is not None and kind == "file":
                 state.audio = _with_sound(tmp, source, state.frames, output)
@@ -252,7 +253,7 @@ class _Run:
     with_faces: int = 0
     names: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
-    writer: cv2.VideoWriter | None = None
+    sink: VideoSink | None = None
     named_frames: dict[str, list[int]] = field(default_factory=dict)
     source_fps: float = 30.0
     audio: bool = False
@@ -296,17 +297,14 @@ def _emit_frame(
     stack: ExitStack,
     state: _Run,
 ) -> bool:
-    """Write and/or show the annotated frame; False when the user pressed q (or Esc)."""
-    if tmp is None and not show:
-        return True
-    drawn = annotate(frame, faces)
+    """Hand the frame to the encoder thread and/or show it annotated; False when the user
+    pressed q (or Esc)."""
     if tmp is not None:
-        if state.writer is None:
-            state.writer = _open_writer(tmp, fps, frame)
-            stack.callback(state.writer.release)
-        state.writer.write(drawn)
+        if state.sink is None:
+            state.sink = stack.enter_context(VideoSink(_open_writer(tmp, fps, frame)))
+        state.sink.put(frame, faces)
     if show:
-        cv2.imshow(WINDOW, drawn)
+        cv2.imshow(WINDOW, annotate(frame, faces))
         if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
             return False
     return True

@@ -87,7 +87,7 @@ def test_bytes_paths_and_errors(fr: FaceRec, tmp_path) -> None:
         fr.verify(blank, EXAMPLES / "obama1.jpg", channels="bgr")
     with pytest.raises(NotTrainedError):
         fr.recognize(EXAMPLES / "obama1.jpg")
-    assert fr.embed(blank, channels="bgr").shape == (0, 512)
+    assert fr.embed(blank, channels="bgr").shape == (0, 128)  # SFace, the default
 
 
 def test_find_puts_an_obama_image_first(capsys, trained) -> None:
@@ -100,13 +100,13 @@ def test_find_puts_an_obama_image_first(capsys, trained) -> None:
 
 
 def test_export_round_trips(capsys, trained, tmp_path) -> None:
-    from pipeline.models import embedder_spec
+    from pipeline.models import DEFAULT_EMBEDDER, embedder_spec
     from pipeline.store import EmbeddingStore
 
     out = tmp_path / "export"
     doc = run_json(capsys, "export", "--store", str(trained["store"]), "--output", str(out))
     assert doc["faces"] == 11
-    spec = embedder_spec("facenet")
+    spec = embedder_spec(DEFAULT_EMBEDDER)
     with EmbeddingStore.open_existing(trained["store"], spec.id, spec.output_dim) as store:
         names, vectors, relpaths = store.embeddings()
     exported = np.load(out / "embeddings.npy", allow_pickle=False)

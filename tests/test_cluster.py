@@ -62,10 +62,11 @@ def test_every_method_keeps_people_apart_on_real_faces(recognizer):
             vectors.append(v[0])
             truth.append(person)
     x = np.stack(vectors)
+    cut = recognizer.embedder.spec.cluster_distance
     for method in ("whispers+centres", "whispers", "average", "dbscan"):
-        score = score_clusters(cluster_vectors(x, 0.85, method), truth)
+        score = score_clusters(cluster_vectors(x, cut, method), truth)
         assert score.bcubed_precision == 1.0, method
-    best = score_clusters(cluster_vectors(x, 0.85), truth)
+    best = score_clusters(cluster_vectors(x, cut), truth)
     assert best.bcubed_f1 > 0.95 and best.groups == 8
 
 

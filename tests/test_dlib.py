@@ -55,12 +55,17 @@ def test_dlib_evaluation_commands(capsys) -> None:
 
 
 def test_mixing_embedders_is_refused(capsys, trained, dlib_trained) -> None:
-    # a FaceNet store cannot take dlib embeddings, nor a dlib model answer FaceNet faces
+    # an SFace store cannot take dlib embeddings, nor a dlib model answer SFace faces; without
+    # --embedder, each command follows the gallery it is given
     assert main(["extract-embeddings", "-d", str(DATASET), "-e", str(trained["store"]),
                  "--embedder", "dlib"]) == 1  # fmt: skip
     err = capsys.readouterr().err
-    assert "built with embedder facenet-20180408-512-fixed-lfwmean, but dlib-resnet-v1-128" in err
+    assert "built with embedder sface-2021dec-int8bq-128, but dlib-resnet-v1-128" in err
+    assert "facerec migrate" in err
+    doc = run_json(capsys, "recognize", str(EXAMPLES / "obama1.jpg"), "--model",
+                   str(dlib_trained["model"]), "--no-output")  # fmt: skip
+    assert [f["name"] for f in doc["images"][0]["faces"]] == ["obama"]
     assert main(["recognize", str(EXAMPLES / "obama1.jpg"), "--model",
-                 str(dlib_trained["model"])]) == 1  # fmt: skip
+                 str(dlib_trained["model"]), "--embedder", "sface"]) == 1  # fmt: skip
     err = capsys.readouterr().err
     assert "built with embedder dlib-resnet-v1-128-flip" in err and "--embedder" in err

@@ -21,7 +21,7 @@ from conftest import BBT, DATASET, EXAMPLES, ROOT, run_json
 from pipeline.classify import IdentityClassifier
 from pipeline.cli import main
 from pipeline.errors import IncompatibleModelError
-from pipeline.models import embedder_spec
+from pipeline.models import DEFAULT_EMBEDDER, embedder_spec
 from pipeline.store import EmbeddingStore
 
 pytestmark = pytest.mark.slow  # kills and restarts runs over a few hundred images
@@ -85,8 +85,9 @@ def test_kill_9_during_extract_leaves_a_consistent_store_and_the_rerun_resumes(
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     done = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
     ok_rows = conn.execute("SELECT COUNT(*) FROM images WHERE status = 'ok'").fetchone()[0]
+    whole = embedder_spec(DEFAULT_EMBEDDER).output_dim * 4  # float32 bytes of one embedding
     broken = conn.execute(
-        "SELECT COUNT(*) FROM images WHERE status = 'ok' AND length(embedding) != 512 * 4"
+        "SELECT COUNT(*) FROM images WHERE status = 'ok' AND length(embedding) != ?", (whole,)
     ).fetchone()[0]
     conn.close()
     assert broken == 0 and done < images

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import BBT, DATASET, EXAMPLES, ROOT
@@ -115,3 +116,26 @@ def test_preprocessing_is_pinned_by_a_reference_vector(name: str, detector: str)
     assert recognizer.embedder.id == reference["id"]
     [faces] = recognizer.embed_images([read_image(ROOT / reference["image"])])
     np.testing.assert_allclose(faces.embeddings[0], reference["embedding"], atol=1e-4)
+
+
+def test_sface_crops_equal_opencvs_own_align_crop() -> None:
+    """SFace was trained on FaceRecognizerSF.alignCrop's 112x112 crop: align.py's warp of the same
+    5 landmarks must give the same pixels (to one grey level of rounding) and the same vector."""
+    recognizer = FaceRecognizer.from_models_dir(embedder="sface")
+    spec = recognizer.embedder.spec
+    path = models.verified_path(spec.files[0])
+    opencv = cv2.FaceRecognizerSF.create(str(path), "")
+    compared = 0
+    for photo in sorted(DATASET.glob("*/*")):
+        image = read_image(photo)
+        for face in recognizer.find_faces(image):
+            x1, y1, x2, y2 = (float(v) for v in face.box)
+            row = np.array([[x1, y1, x2 - x1, y2 - y1, *face.landmarks.reshape(-1), face.score]],
+                           np.float32)  # fmt: skip
+            theirs = opencv.alignCrop(image, row)
+            ours = recognizer.embedder.crops(image, [face])[0]
+            assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1, photo
+            vectors = recognizer.embedder.embed(np.stack([ours, theirs]))
+            assert float(np.linalg.norm(vectors[0] - vectors[1])) < 1e-2, photo
+            compared += 1
+    assert compared >= 11

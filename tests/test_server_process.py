@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pipeline.models import embedder_spec  # noqa: E402
+from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
 from pipeline.store import EmbeddingStore  # noqa: E402
 from tests.conftest import BBT
 from tests.serverkit import Server, gallery_copy, running
@@ -78,7 +78,7 @@ def test_two_clients_enrolling_at_once_lose_nothing(trained, tmp_path):
     assert held_out == {p: [p] for p in people}
     for person in people:
         assert len(list((paths["dataset"] / person).iterdir())) == 4
-    spec = embedder_spec("facenet")
+    spec = embedder_spec(DEFAULT_EMBEDDER)
     with EmbeddingStore(paths["store"], spec.id, spec.output_dim, writer=False) as store:
         stored = store.embeddings()[0]
     assert len(stored) == 11 + 12 and stored.count("leonard") == 4

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.errors import IncompatibleModelError, StoreError
 from pipeline.store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
-from pipeline.stores import detector_of, open_existing, open_store
+from pipeline.stores import made_with, open_existing, open_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -101,17 +101,18 @@ def test_foreign_and_corrupt_files_are_refused(tmp_path: Path) -> None:
         EmbeddingStore.open_existing(tmp_path / "absent.db", "emb", 4)
 
 
-def test_a_store_keeps_the_detector_that_made_its_crops(location: str, tmp_path: Path) -> None:
-    """Crops of two detectors differ (FaceNet vectors move by about 0.2), so they never mix."""
-    assert detector_of(location) is None
+def test_a_store_keeps_the_models_that_made_its_crops(location: str, tmp_path: Path) -> None:
+    """Crops of two detectors differ (FaceNet vectors move by about 0.2), so they never mix;
+    the store says which embedder and detector made it, so commands can follow it."""
+    assert made_with(location) is None
     open_store(location, "emb", 4, "yunet-x").close()
     with pytest.raises(IncompatibleModelError, match="found by yunet-x, not res10"):
         open_store(location, "emb", 4, "res10-ssd-300-uint8")
     with open_store(location, "emb", 4) as store:  # no choice made: the store's own
         assert store.detector_id == "yunet-x"
-    assert detector_of(location) == "yunet-x"
+    assert made_with(location) == ("emb", "yunet-x")
     old = tmp_path / "old.db"  # made before the detector was recorded: the SSD's
     EmbeddingStore(old, "emb", 4, "res10-ssd-300-uint8").close()
     with sqlite3.connect(old) as conn:
         conn.execute("DELETE FROM meta WHERE key = 'detector_id'")
-    assert EmbeddingStore.detector_of(old) == "res10-ssd-300-uint8"
+    assert EmbeddingStore.made_with(old) == ("emb", "res10-ssd-300-uint8")

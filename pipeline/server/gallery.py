@@ -569,7 +569,7 @@ class LiveGallery:
         names = [snap.faces[i].person for i in order]
         classifier = fit_classifier(
             snap.vectors[order], names, self.spec.max_distance, self.spec.min_probability,
-            self.spec.id,
+            self.spec.id, far=self.spec.far, rule=self.spec.rule,
         )  # fmt: skip
         classifier.detector_id = self.detector_id
         classifier.save(self.model_path)

@@ -44,7 +44,7 @@ def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) 
     if is_url(location):
         from .postgres import PgStore
 
-        if PgStore.detector_of(str(location)) is None:
+        if PgStore.made_with(str(location)) is None:
             from .postgres import redact
 
             raise StoreError(f"{redact(str(location))}: no gallery there (run extract-embeddings "
@@ -57,12 +57,13 @@ def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) 
     return EmbeddingStore(location, embedder_id, dim, None, writer=False)
 
 
-def detector_of(location: str | os.PathLike[str]) -> str | None:
-    """The detector recorded in the store at `location`, None when there is none yet."""
+def made_with(location: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(embedder id, detector id) recorded in the store at `location`, None when there is none
+    yet: a gallery keeps the models it was made with."""
     if is_url(location):
         from .postgres import PgStore
 
-        return PgStore.detector_of(str(location))
+        return PgStore.made_with(str(location))
     from ..store import EmbeddingStore
 
-    return EmbeddingStore.detector_of(location)
+    return EmbeddingStore.made_with(location)

@@ -135,18 +135,21 @@ class PgStore:
             raise
 
     @staticmethod
-    def detector_of(url: str) -> str | None:
-        """The detector recorded in the gallery, or None when there is none (or no server)."""
+    def made_with(url: str) -> tuple[str, str] | None:
+        """(embedder id, detector id) recorded in the gallery, or None when there is none (or
+        no server)."""
         try:
             import psycopg
 
             with psycopg.connect(url, connect_timeout=10) as conn:
-                row = conn.execute(
-                    "SELECT value FROM facerec.meta WHERE key = 'detector_id'"
-                ).fetchone()
+                meta = dict(conn.execute(
+                    "SELECT key, value FROM facerec.meta WHERE key IN ('embedder_id', 'detector_id')"
+                ).fetchall())  # fmt: skip
         except Exception:  # no server, no schema yet: opening it will say why
             return None
-        return str(row[0]) if row else None
+        if "detector_id" not in meta:
+            return None
+        return str(meta.get("embedder_id")), str(meta["detector_id"])
 
     def close(self) -> None:
         if not self.conn.closed:

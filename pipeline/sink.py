@@ -1,0 +1,75 @@
+"""VideoSink: annotated frames drawn and encoded on their own thread.
+
+The VP8 encoder behind WebM runs at about 40-50 frames/s on one core here and OpenCV gives no
+way to ask it for a faster setting, so encoding in line with recognition held recognize-video
+to the encoder's pace. Drawing and encoding release the GIL, so a helper thread overlaps them
+with detection and embedding on the main thread. The queue between the two is bounded (frames
+and bytes of pixels), so a slow disk slows the run instead of filling memory, and frames are
+written in the order they came.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import cv2
+
+from .draw import annotate
+from .errors import VideoError
+from .types import Image, RecognizedFace
+
+_DONE = None
+
+
+class VideoSink:
+    """Use as a context manager; put(frame, faces) for every frame, in order.
+
+    An encoder error is raised to the caller at the next put() or at the end. Leaving the
+    block normally (or by Ctrl-C) writes every frame already handed over, then closes the file.
+    """
+
+    def __init__(self, writer: cv2.VideoWriter, depth: int = 8) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[tuple[Image, list[RecognizedFace]] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self.written = 0
+        self._thread = threading.Thread(target=self._run, name="facerec-encode", daemon=True)
+
+    def __enter__(self) -> VideoSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def put(self, frame: Image, faces: list[RecognizedFace]) -> None:
+        self._raise()
+        self._queue.put((frame, faces))
+
+    def close(self) -> None:
+        """Wait until every frame handed over is encoded, then release the file."""
+        if self._thread.is_alive():
+            self._queue.put(_DONE)
+            self._thread.join()
+        self._writer.release()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise VideoError(f"writing the video failed: {error}") from error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if self._error is not None:
+                continue  # keep draining so put() never blocks on a dead writer
+            frame, faces = item
+            try:
+                self._writer.write(annotate(frame, faces))
+                self.written += 1
+            except (cv2.error, MemoryError) as err:
+                self._error = err
