@@ -6,11 +6,12 @@
 Known: every LFW dev person with 2 or more images (450), plus 150 people with one image and a
 jittered copy of it (mirrored, shifted a few pixels, brightness changed) so they can be tested.
 Strangers: the other 641 one-image people, each with 3 jittered copies. The copies only make the
-set large enough to measure memory and plots; accuracy figures come from lfw_openset.py.
+set large enough to measure memory and plots; accuracy figures come from openset.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -21,7 +22,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lfw_openset import fresh_output, people_images  # noqa: E402
+from lfw_openset import LFW, people_images  # noqa: E402
+
+
+def fresh_output(description: str, default_out: Path) -> argparse.Namespace | None:
+    """--lfw and --out parsed, `out` emptied; None (after saying so) when LFW is absent."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lfw", type=Path, default=LFW / "images")
+    parser.add_argument("--out", type=Path, default=default_out)
+    args = parser.parse_args()
+    if not args.lfw.is_dir():
+        print(f"skipped: {args.lfw} not found (LFW dev folds live in ../shared)")
+        return None
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    return args
 
 
 def jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

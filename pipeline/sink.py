@@ -1,9 +1,8 @@
-"""VideoSink: annotated frames drawn and encoded on their own thread.
+"""VideoSink: annotated frames drawn and handed to the encoder on their own thread.
 
-The VP8 encoder behind WebM runs at about 40-50 frames/s on one core here and OpenCV gives no
-way to ask it for a faster setting, so encoding in line with recognition held recognize-video
-to the encoder's pace. Drawing and encoding release the GIL, so a helper thread overlaps them
-with detection and embedding on the main thread. The queue between the two is bounded (frames
+Encoding in line with recognition held recognize-video to the encoder's pace (OpenCV's VP8: 44
+frames/s on one core here). Drawing and encoding release the GIL, so a helper thread overlaps
+them with detection and embedding on the main thread (encode.py picks the encoder). The queue between the two is bounded (frames
 and bytes of pixels), so a slow disk slows the run instead of filling memory, and frames are
 written in the order they came.
 """
@@ -16,6 +15,7 @@ import threading
 import cv2
 
 from .draw import annotate
+from .encode import FrameWriter
 from .errors import VideoError
 from .types import Image, RecognizedFace
 
@@ -29,11 +29,12 @@ class VideoSink:
     block normally (or by Ctrl-C) writes every frame already handed over, then closes the file.
     """
 
-    def __init__(self, writer: cv2.VideoWriter, depth: int = 8) -> None:
+    def __init__(self, writer: FrameWriter, depth: int = 8) -> None:
         self._writer = writer
         self._queue: queue.Queue[tuple[Image, list[RecognizedFace]] | None] = queue.Queue(depth)
         self._error: BaseException | None = None
         self.written = 0
+        self._released = False
         self._thread = threading.Thread(target=self._run, name="facerec-encode", daemon=True)
 
     def __enter__(self) -> VideoSink:
@@ -52,7 +53,12 @@ class VideoSink:
         if self._thread.is_alive():
             self._queue.put(_DONE)
             self._thread.join()
-        self._writer.release()
+        if not self._released:
+            self._released = True
+            try:
+                self._writer.release()
+            except VideoError as err:
+                self._error = self._error or err
         self._raise()
 
     def _raise(self) -> None:
@@ -71,5 +77,5 @@ class VideoSink:
             try:
                 self._writer.write(annotate(frame, faces))
                 self.written += 1
-            except (cv2.error, MemoryError) as err:
+            except (cv2.error, MemoryError, VideoError) as err:
                 self._error = err

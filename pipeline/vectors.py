@@ -35,7 +35,9 @@ RULES = (RULE_CENTRE, RULE_CENTRE_OR_NEAREST)
 _CHUNK = 1024
 
 
-def person_starts(labels: NDArray[np.int64], people: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def person_starts(
+    labels: NDArray[np.int64], people: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(order, starts): the gallery rows sorted by person, and where each person's rows begin
     in that order; every person must have a row."""
     order = np.argsort(labels, kind="stable")
@@ -57,9 +59,13 @@ def nearest_per_person(
     Computed by blocks of queries, so memory is a block times the gallery.
     """
     order, starts = person_starts(labels, people)
-    sorted_gallery = np.asarray(gallery, np.float32)[order]
-    position = np.empty(len(order), np.int64)
-    position[order] = np.arange(len(order))
+    if np.all(order[1:] > order[:-1]):  # already grouped by person (a fitted classifier's)
+        sorted_gallery = np.asarray(gallery, np.float32)
+        position = order
+    else:
+        sorted_gallery = np.asarray(gallery, np.float32)[order]
+        position = np.empty(len(order), np.int64)
+        position[order] = np.arange(len(order))
     out = np.empty((len(query), people), np.float32)
     for start in range(0, len(query), _CHUNK):
         part = np.asarray(query[start : start + _CHUNK], np.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -19,6 +18,7 @@ import numpy as np
 from .atomic import atomic_path
 from .audio import add_audio
 from .draw import annotate
+from .encode import open_writer
 from .errors import VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
@@ -33,13 +33,6 @@ log = logging.getLogger(__name__)
 
 WINDOW = "facerec"
 MAX_CAMERA_INDEX = 9999
-# .webm (VP8) plays in browsers; VP9 encoded at 10 frames/s here, VP8 at 52 (640x360), and this
-# OpenCV build has no H.264 encoder. .mp4 (MPEG-4 Part 2) is 20x quicker to write but browsers
-# do not play it. OpenCV writes no audio.
-_FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG",
-           ".mkv": "MJPG"}  # fmt: skip
-
-
 def open_source(source: str) -> tuple[cv2.VideoCapture, str]:
     """Open a video file, a camera index ("0") or a stream URL; returns (capture, kind).
 
@@ -124,34 +117,6 @@ def check_video(path: Path | None, frames: int, output: object) -> None:
             f"{output}: the video could not be written completely ({count} of {frames} frames "
             "readable; is the disk full?); nothing was kept"
         )
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 for a moment (OpenCV's FFmpeg wrapper writes to it directly,
-    past OPENCV_LOG_LEVEL). Does nothing under -v (OPENCV_LOG_LEVEL not SILENT)."""
-    if os.environ.get("OPENCV_LOG_LEVEL") != "SILENT":
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _open_writer(path: Path, fps: float, frame: Image) -> cv2.VideoWriter:
-    fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(path.suffix.lower(), "mp4v"))
-    height, width = frame.shape[:2]
-    with _quiet_stderr():  # FFmpeg prints a harmless note about WebM's codec tag on every run
-        writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(f"{path}: cannot write video here (use .mp4 or .avi)")
-    return writer
 
 
 def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[Image, float]]:
@@ -301,7 +266,7 @@ def _emit_frame(
     pressed q (or Esc)."""
     if tmp is not None:
         if state.sink is None:
-            state.sink = stack.enter_context(VideoSink(_open_writer(tmp, fps, frame)))
+            state.sink = stack.enter_context(VideoSink(open_writer(tmp, fps, frame)))
         state.sink.put(frame, faces)
     if show:
         cv2.imshow(WINDOW, annotate(frame, faces))

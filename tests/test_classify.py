@@ -134,3 +134,31 @@ def test_auto_switches_to_nearest_for_many_people() -> None:
     assert [m.name for m in model.predict(centres[:3])] == ["p0", "p1", "p2"]
     with pytest.raises(FaceRecError, match="unknown classifier"):
         IdentityClassifier(1.0, 0.0, method="knn")
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["svm", "nearest"])
+def test_a_person_photographed_over_decades_is_still_near_their_own_photos(method: str) -> None:
+    """The case that chose SFace's rule: 8 photos of a young face, 2 of the same person old. A new
+    old photo is far from the person's centre (pulled to the young photos) but near the old ones;
+    "centre" turns it away, "centre-or-nearest" names it, and a stranger is rejected by both."""
+    rng = np.random.default_rng(3)
+    young, old, other = (_unit(rng.normal(size=DIM)) for _ in range(3))
+    aged = _unit(0.55 * young + 0.45 * old)  # the same person, decades later: between the two
+
+    def near(centre: np.ndarray, n: int) -> np.ndarray:
+        return _unit(centre + rng.normal(scale=0.03, size=(n, DIM)))
+
+    x = np.concatenate([near(young, 8), near(aged, 2), near(other, 6)])
+    names = ["ada"] * 10 + ["bob"] * 6
+    probe = near(aged, 1)
+    centres, both = (IdentityClassifier(0.5, 0.0, method=method, rule=r).fit(x, names)
+                     for r in ("centre", "centre-or-nearest"))  # fmt: skip
+    [by_centre], [by_either] = centres.predict(probe), both.predict(probe)
+    assert by_centre.name is None and by_centre.candidate == "ada" and by_centre.distance > 0.55
+    assert by_either.name == "ada" and by_either.distance < 0.45
+    for model in (centres, both):
+        assert model.predict(stranger())[0].name is None

@@ -77,3 +77,18 @@ def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> 
     doc = run_json(capsys, "recognize-video", "--input", str(silent), "--output",
                    str(tmp_path / "silent.webm"), "--model", str(trained["model"]))  # fmt: skip
     assert doc["audio"] is False and "silent" not in capsys.readouterr().err
+
+
+def test_without_ffmpeg_opencv_writes_the_same_webm(capsys, trained, tmp_path, monkeypatch) -> None:
+    """The default install has no FFmpeg binary: OpenCV's own VP8 writer, on the encoder
+    thread, writes the same format and every frame."""
+    import pipeline.encode
+
+    monkeypatch.setattr(pipeline.encode, "ffmpeg_exe", lambda: None)
+    output = tmp_path / "clip.webm"
+    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(output),
+                   "--model", str(trained["model"]), "--max-frames", "60")  # fmt: skip
+    written = cv2.VideoCapture(str(output))
+    assert doc["frames"] == 60 == int(written.get(cv2.CAP_PROP_FRAME_COUNT))
+    assert int(written.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP80"
+    assert doc["names"].get("lin_manuel_miranda", 0) >= 15  # on screen in the first 15-20 frames

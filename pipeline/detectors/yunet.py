@@ -46,6 +46,9 @@ class YunetDetector:
             x, y, bw, bh = (float(v) / scale for v in row[:4])
             box = clip_box(np.array([x, y, x + bw, y + bh]), w, h)
             if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-                found.append(Detection(box=box, score=float(row[14])))
+                # YuNet's own 5 points (image-left eye first, as types.py orders them); the
+                # landmark stage replaces them with O-Net's, which align SFace better
+                points = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+                found.append(Detection(box=box, score=float(row[14]), landmarks=points))
         found.sort(key=lambda d: -d.score)
         return found
