@@ -57,13 +57,14 @@ def score(vectors: np.ndarray, names: np.ndarray, method: str, cut: float) -> di
     return score_clusters(labels, list(names)).to_dict() | {"seconds": round(seconds, 3)}
 
 
-def choose(table: dict, folds: list[tuple[int, ...]], grid: list[tuple[str, float]]) -> tuple[str, float]:
+def choose(
+    table: dict, folds: list[tuple[int, ...]], grid: list[tuple[str, float]]
+) -> tuple[str, float]:
     """The (method, cut) with the best mean F1 on `folds` among those keeping the mean
     precision at PRECISION_FLOOR or above (failing that, the most precise)."""
 
     def mean(key: str, cand: tuple[str, float]) -> float:
         return float(np.mean([table[(f, *cand)][key] for f in folds]))
-
 
     ok = [c for c in grid if mean("bcubed_precision", c) >= PRECISION_FLOOR]
     if not ok:
@@ -83,7 +84,11 @@ def main() -> int:
     cuts = args.cuts or [round(spec.cluster_distance + 0.025 * i, 3) for i in range(-6, 7)]
     recognizer = FaceRecognizer.from_models_dir(embedder=spec)
     repo_names, repo_x = embedded(repo_faces(), OUT / f"repo-{args.embedder}.db", recognizer)
-    doc: dict = {"embedder": spec.id, "shipped_cut": spec.cluster_distance, "precision_floor": PRECISION_FLOOR}
+    doc: dict = {
+        "embedder": spec.id,
+        "shipped_cut": spec.cluster_distance,
+        "precision_floor": PRECISION_FLOOR,
+    }
     grid = [(m, c) for m in args.methods for c in cuts]
     if (LFW / "gallery").is_dir():
         names, x = embedded(LFW / "gallery", OUT / f"gallery-{args.embedder}.db", recognizer)
@@ -132,12 +137,16 @@ def main() -> int:
               f"{r['seconds']:.2f}")  # fmt: skip
     if "chosen_on_all_folds" in doc:
         r = doc["chosen_on_all_folds"]
-        print(f"chosen on all three folds and the strangers together ({r['faces']} faces, "
-              f"{r['people']} people): {r['method']} {r['cut']}: P {r['bcubed_precision']:.4f} "
-              f"R {r['bcubed_recall']:.4f} F1 {r['bcubed_f1']:.4f}, {r['seconds']:.2f} s")
+        print(
+            f"chosen on all three folds and the strangers together ({r['faces']} faces, "
+            f"{r['people']} people): {r['method']} {r['cut']}: P {r['bcubed_precision']:.4f} "
+            f"R {r['bcubed_recall']:.4f} F1 {r['bcubed_f1']:.4f}, {r['seconds']:.2f} s"
+        )
     r = doc["repository"]
-    print(f"repository ({r['faces']} faces, {r['people']} people) at {r['method']} {r['cut']}: "
-          f"P {r['bcubed_precision']:.4f} R {r['bcubed_recall']:.4f} F1 {r['bcubed_f1']:.4f}")
+    print(
+        f"repository ({r['faces']} faces, {r['people']} people) at {r['method']} {r['cut']}: "
+        f"P {r['bcubed_precision']:.4f} R {r['bcubed_recall']:.4f} F1 {r['bcubed_f1']:.4f}"
+    )
     return 0
 
 

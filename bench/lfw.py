@@ -171,7 +171,9 @@ def main() -> int:
             "threshold_default": None if np.isnan(spec.verify_distance) else spec.verify_distance,
             "accuracy_at_default": round(
                 float(decided_right(d, same, spec.verify_distance).mean()), 4
-            ) if spec.verify_distance == spec.verify_distance else None,  # fmt: skip
+            )
+            if spec.verify_distance == spec.verify_distance
+            else None,  # fmt: skip
             "auc": round(metrics.roc_auc(d[ok], same[ok]), 4),
             "tar_at_far_1e-3": round(metrics.tar_at_far(d[ok], same[ok], 1e-3), 4),
             "eer": round(metrics.equal_error_rate(d[ok], same[ok]), 4),

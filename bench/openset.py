@@ -113,7 +113,9 @@ def answer(x: np.ndarray, names: np.ndarray, folds: np.ndarray, sx: np.ndarray,
         own = np.arange(split, len(sx), k)
         matches = model.predict(np.concatenate([x[test], sx[own]]))
         known, alien = matches[: len(test)], matches[len(test) :]
-        cols["r"].append(np.array([m.candidate == t for m, t in zip(known, names[test], strict=True)]))
+        cols["r"].append(
+            np.array([m.candidate == t for m, t in zip(known, names[test], strict=True)])
+        )
         cols["d"].append(np.array([m.distance for m in known]))
         cols["p"].append(np.array([m.probability for m in known]))
         cols["sd"].append(np.array([m.distance for m in alien]))
@@ -242,7 +244,9 @@ def main() -> int:
     for row in doc["candidates"]:
         for h in row["held_out"]:
             cells = " | ".join("/".join(f"{v:.4f}" for v in h[s]) for s in SHAPES)
-            print(f"{row['rule']} / {row['classifier']} | {h['fold']} | {h['far']}, {h['cap']} | {cells}")
+            print(
+                f"{row['rule']} / {row['classifier']} | {h['fold']} | {h['far']}, {h['cap']} | {cells}"
+            )
         c = row["chosen_on_all_folds"]
         print(f"{row['rule']} / {row['classifier']} | chosen on all three folds: far {c['far']}, "
               f"cap {c['cap']} (mean figure {c['objective']:.4f})")  # fmt: skip

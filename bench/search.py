@@ -24,7 +24,9 @@ from pipeline.classify import IdentityClassifier  # noqa: E402
 from pipeline.vectors import RULES  # noqa: E402
 
 
-def time_queries(size: int, queries: int, dim: int = 128, rule: str = "centre-or-nearest") -> dict[str, float]:
+def time_queries(
+    size: int, queries: int, dim: int = 128, rule: str = "centre-or-nearest"
+) -> dict[str, float]:
     """Median, p95 and worst ms of one predict() against `size` enrolled embeddings."""
     rng = np.random.default_rng(0)
     # 10 faces a person around the person's own direction, about 0.7 apart like real photos
@@ -62,8 +64,10 @@ def main() -> None:
     parser.add_argument("--rule", default="centre-or-nearest", choices=RULES)
     args = parser.parse_args()
     r = time_queries(args.gallery, args.queries, args.dim, args.rule)
-    print(f"gallery {r['gallery']} x {args.dim}, {r['people']} people, rule {args.rule}, "
-          f"fit {r['fit_s']:.2f} s")
+    print(
+        f"gallery {r['gallery']} x {args.dim}, {r['people']} people, rule {args.rule}, "
+        f"fit {r['fit_s']:.2f} s"
+    )
     print(f"one query: median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, "
           f"worst {r['worst_ms']:.2f} ms; {r['right']}/{r['queries']} named right")  # fmt: skip
 

@@ -238,7 +238,9 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
     out["ratio"] = out["pipeline"]["fps"] / out["naive"]["fps"]
     out["ratio_every_frame"] = out["pipeline_every_frame"]["fps"] / out["naive"]["fps"]
     out["ratio_writing"] = out["pipeline_writing_webm"]["fps"] / out["naive"]["fps"]
-    out["ratio_writing_both"] = out["pipeline_writing_webm"]["fps"] / out["naive_writing_webm"]["fps"]
+    out["ratio_writing_both"] = (
+        out["pipeline_writing_webm"]["fps"] / out["naive_writing_webm"]["fps"]
+    )
     out["ratio_writing_opencv"] = out["pipeline_writing_webm_opencv"]["fps"] / out["naive"]["fps"]
     recognizer.classifier = None
     return out

@@ -33,7 +33,9 @@ def main() -> None:
     faces = r.embed_images([read_image(i.path) for i in items])
     g = np.concatenate([f.embeddings for f in faces])
     rule = r.embedder.spec.rule
-    model = IdentityClassifier(2.0, 0.0, method="nearest", rule=rule).fit(g, [i.person for i in items])
+    model = IdentityClassifier(2.0, 0.0, method="nearest", rule=rule).fit(
+        g, [i.person for i in items]
+    )
     print(f"{r.embedder.spec.id}, rule {rule}")
     strangers = []
     for path in sorted((ROOT / "tests/data/bbt").glob("**/*.*g")):

@@ -819,8 +819,9 @@ def _classifier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", choices=["auto", "svm", "nearest"], default="auto",
                    help="svm, nearest person, or auto: svm up to 200 people (default)")  # fmt: skip
     p.add_argument("--far", type=_rate, metavar="RATE",
-                   help="share of strangers the calibrated max_distance may name (default: the "
-                        "embedder's, measured: 0.005 for sface, 0.03 for facenet)")  # fmt: skip
+                   help="share of stand-in strangers (enrolled people left out) the calibrated "
+                        "max_distance may name (default: the embedder's, chosen on LFW: 0.0025 "
+                        "for sface, 0.03 for facenet)")  # fmt: skip
 
 
 def _crop_options(p: argparse.ArgumentParser) -> None:
@@ -995,8 +996,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="output/cluster",
                    help="folder for index.html and the contact sheets")  # fmt: skip
     p.add_argument("--cut", type=_DISTANCE,
-                   help="distance cut (default: the embedder's, measured on LFW: 0.85 for "
-                        "facenet)")  # fmt: skip
+                   help="distance cut (default: the embedder's, chosen on LFW: 0.975 for "
+                        "sface, 0.85 for facenet)")  # fmt: skip
     p.add_argument("--method", choices=list(_CLUSTER_METHODS), default=_CLUSTER_METHODS[0],
                    help="clustering method (docs/design.md compares them)")  # fmt: skip
     p.add_argument("--recluster", action="store_true",

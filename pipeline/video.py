@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 WINDOW = "facerec"
 MAX_CAMERA_INDEX = 9999
+
+
 def open_source(source: str) -> tuple[cv2.VideoCapture, str]:
     """Open a video file, a camera index ("0") or a stream URL; returns (capture, kind).
 

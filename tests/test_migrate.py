@@ -44,7 +44,9 @@ def test_a_facenet_gallery_keeps_working_without_a_flag(capsys, facenet_gallery)
     assert found["neighbours"][0]["person"] == "obama"
     again = run_json(capsys, "extract-embeddings", "-d", str(g["dataset"]), "-e", str(g["store"]))
     assert again["unchanged"] == 11 and again["embedded"] == 0
-    exported = run_json(capsys, "export", "-e", str(g["store"]), "--output", str(g["store"].parent / "x"))
+    exported = run_json(
+        capsys, "export", "-e", str(g["store"]), "--output", str(g["store"].parent / "x")
+    )
     assert exported["embedder"] == FACENET
 
 
@@ -76,7 +78,9 @@ def test_migrate_refuses_a_dataset_that_lacks_the_stores_images(capsys, facenet_
     assert IdentityClassifier.load(g["model"]).embedder_id == FACENET
 
 
-def test_a_recognizer_file_from_before_the_rule_was_recorded_uses_centres(tmp_path, trained) -> None:
+def test_a_recognizer_file_from_before_the_rule_was_recorded_uses_centres(
+    tmp_path, trained
+) -> None:
     """Format 2 files (every recognizer file before SFace) measured distances to centres."""
     model = IdentityClassifier.load(trained["model"])
     state = model._state()
@@ -87,5 +91,7 @@ def test_a_recognizer_file_from_before_the_rule_was_recorded_uses_centres(tmp_pa
     loaded = IdentityClassifier.load(old)
     assert loaded.rule == "centre" and model.rule == "centre-or-nearest"
     vectors = model.gallery[:3]
-    assert [m.candidate for m in loaded.predict(vectors)] == [m.candidate for m in model.predict(vectors)]
+    assert [m.candidate for m in loaded.predict(vectors)] == [
+        m.candidate for m in model.predict(vectors)
+    ]
     assert json.dumps(loaded.calibration)  # the rest of the file reads as before

@@ -42,7 +42,7 @@ def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
                    "--detect-every", "1", "--model", str(trained["model"]))  # fmt: skip
     names = doc["names"]
     # the same, every face of every frame on its own (SFace names Obama in near profile at
-    # 0.93-1.02; the first stranger that would be named, as alex_lacamoire, is at 1.13)
+    # 0.81-0.98; the first stranger that would be named, as alex_lacamoire, is at 1.13)
     assert names.get("lin_manuel_miranda", 0) >= 130 and names.get("obama", 0) >= 10
     assert set(names) <= {"lin_manuel_miranda", "obama", "unknown"}
 
