@@ -183,8 +183,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from .migrate import migrate_gallery
+    from .models import DEFAULT_EMBEDDER
 
-    args.embedder = args.embedder or "sface"
+    args.embedder = args.embedder or DEFAULT_EMBEDDER  # where a gallery moves to
     recognizer = _recognizer(args, with_model=False)
     report = migrate_gallery(args.dataset, args.store, args.model, recognizer,
                              _progress("embedding"), args.classifier)  # fmt: skip
