@@ -435,6 +435,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    from .audio import ffmpeg_exe
+    from .extras import install_hint
     from .video import recognize_video
 
     output = args.output
@@ -457,6 +459,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     ]
     if output:
         lines.append(f"annotated video: {output}")
+        if not report.audio and Path(args.input).is_file() and ffmpeg_exe() is None:
+            lines.append(f"no sound: OpenCV writes none; {install_hint('audio')} keeps the input's")
     doc = report.to_dict()
     if kept is not None:
         doc["kept_unknown"] = kept.kept
@@ -690,9 +694,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server.run import check_installed
+    from .extras import require
 
-    check_installed()
+    require("serve", "facerec serve")  # before anything imports fastapi
     from .server.jobs import Limits
     from .server.run import build_service, close, dataset_path, key_setup, page_url, run
     from .server.workers import default_workers

@@ -16,10 +16,9 @@ import numpy as np
 from . import models
 from .embed import embed_crops
 from .errors import ModelError
+from .extras import install_hint
 from .models import ModelSpec
 from .types import Detection, Embeddings, Image
-
-INSTALL = "pip install '.[dlib]' (in the facerec folder: adds dlib-bin and face_recognition_models)"
 
 
 def import_dlib():  # noqa: ANN201 (dlib has no type stubs)
@@ -27,9 +26,7 @@ def import_dlib():  # noqa: ANN201 (dlib has no type stubs)
     try:
         import dlib
     except ImportError as err:
-        raise ModelError(
-            f"the dlib embedder needs dlib, which is not installed: {INSTALL}"
-        ) from err
+        raise ModelError(f"the dlib embedder needs the dlib extra: {install_hint('dlib')}") from err
     return dlib
 
 

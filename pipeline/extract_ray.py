@@ -41,13 +41,13 @@ from .extract import (
     read_item,
     report,
 )
+from .extras import require
 from .imageio import DatasetItem, DatasetScan, dataset_path, scan_dataset
 from .models import ModelSpec
 from .recognizer import FaceRecognizer
 from .store import EmbeddingStore, ImageRecord, OtherFace
 from .types import ExtractReport
 
-RAY_EXTRA = ".[ray]"  # pip install '.[ray]' in the facerec folder
 RETRIES = 3  # a batch whose worker dies this many times more ends the run (a poison image)
 
 
@@ -143,12 +143,8 @@ def start_ray(address: str) -> bool:
     Raises:
         FaceRecError: Ray is not installed, or the cluster cannot be reached.
     """
-    try:
-        import ray
-    except ImportError:
-        raise FaceRecError(
-            f"--ray needs Ray; pip install '{RAY_EXTRA}' in the facerec folder"
-        ) from None
+    require("ray", "--ray")
+    import ray
     if ray.is_initialized():
         return False
     if address != "auto":

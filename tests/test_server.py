@@ -363,19 +363,6 @@ def test_the_rate_per_client_is_limited(trained, recognizer, tmp_path):
         assert client.get(f"{API}/health").status_code == 200  # probes are not limited
 
 
-def test_serve_without_the_extra_says_how_to_install_it(monkeypatch, capsys):
-    from pipeline.cli import main
-    from pipeline.server import run
-
-    monkeypatch.setattr(run, "NEEDS", (*run.NEEDS, "no_such_module_here"))
-    assert main(["serve", "--dataset", str(DATASET)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(
-        "error: facerec serve needs the serve extra (no_such_module_here missing)"
-    )
-    assert "pip install 'facerec-pipeline[serve]'" in err and len(err.splitlines()) == 1
-
-
 def test_an_empty_gallery_starts_learns_and_restarts(recognizer, tmp_path):
     """No photo at all: faces are unknown (no distance); a person without photos survives a
     restart as a folder; the first enrolment is recognized at once, by the nearest face."""

@@ -6,7 +6,6 @@ store made with one is valid with another and the embedder id does not change.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Protocol
 
@@ -14,9 +13,9 @@ import numpy as np
 
 from .. import models
 from ..errors import ModelError
+from ..extras import install_hint, installed
 
 BACKENDS = ("opencv", "openvino")
-OPENVINO_EXTRA = ".[openvino]"  # pip install '.[openvino]' in the facerec folder
 
 
 class Runner(Protocol):
@@ -26,10 +25,8 @@ class Runner(Protocol):
 
 
 def available(backend: str) -> bool:
-    """Whether a backend can run here (its package installed); opencv always can."""
-    if backend == "opencv":
-        return True
-    return importlib.util.find_spec(backend) is not None
+    """Whether a backend can run here (its extra installed); opencv always can."""
+    return backend == "opencv" or installed(backend)
 
 
 def choose_backend(spec: models.ModelSpec, requested: str = "auto") -> str:
@@ -47,8 +44,7 @@ def choose_backend(spec: models.ModelSpec, requested: str = "auto") -> str:
         raise ModelError(f"{spec.id} runs only with: {', '.join(spec.runtimes)}")
     if not available(requested):
         raise ModelError(
-            f"--backend {requested}: the {requested} package is not installed; "
-            f"pip install '{OPENVINO_EXTRA}' in the facerec folder"
+            f"--backend {requested} needs the {requested} extra: {install_hint(requested)}"
         )
     return requested
 

@@ -20,21 +20,6 @@ from .security import Keys, RateLimiter
 from .workers import RecognizerPool
 
 log = logging.getLogger(__name__)
-NEEDS = ("fastapi", "uvicorn", "multipart", "prometheus_client", "fastapi_offline")
-
-
-def check_installed() -> None:
-    """Raises FaceRecError naming the extra when the server's libraries are missing."""
-    import importlib.util
-
-    missing = [m for m in NEEDS if importlib.util.find_spec(m) is None]
-    if missing:
-        raise FaceRecError(
-            f"facerec serve needs the serve extra ({', '.join(missing)} missing): "
-            "pip install 'facerec-pipeline[serve]', or pip install '.[serve]' in a clone"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class KeySetup:
     """The keys in force and, when none was given, the one made up for this run."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
+from ..extras import install_hint
 from ..store import (
     APPLICATION,
     STATUS_OK,
@@ -93,8 +94,7 @@ class PgStore:
             from pgvector.psycopg import register_vector
         except ImportError as err:
             raise StoreError(
-                "a PostgreSQL store needs the postgres extra: pip install "
-                "'facerec-pipeline[postgres]' (or '.[postgres]' in a clone)"
+                f"a PostgreSQL store needs the postgres extra: {install_hint('postgres')}"
             ) from err
         self.url, self.path = url, redact(url)
         self.embedder_id, self.dim = embedder_id, dim
