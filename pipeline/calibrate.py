@@ -48,7 +48,8 @@ class Calibration:
 
     `impostors` stand-in strangers (enrolled faces against everyone else), of which
     `far_estimate` fall within max_distance; `genuine` enrolled faces compared with the rest of
-    their own person's faces, of which `known_estimate` do.
+    their own person's faces, of which `known_estimate` do. Both estimates are None for a
+    gallery too small to make them (fewer than MIN_PEOPLE people or MIN_IMPOSTORS faces).
     """
 
     max_distance: float
@@ -130,10 +131,11 @@ def calibrate_max_distance(
         return base
     impostor, genuine = leave_one_out_scores(embeddings, labels, rule=rule)
     base = replace(base, impostors=len(impostor), genuine=len(genuine))
-    if people >= MIN_PEOPLE and len(impostor) >= MIN_IMPOSTORS:
-        quantile = float(np.quantile(impostor, far))
-        if quantile < default:
-            base = replace(base, max_distance=quantile, source=SOURCE_GALLERY)
+    if people < MIN_PEOPLE or len(impostor) < MIN_IMPOSTORS:
+        return base  # too few stand-in strangers to say what share of real ones would pass
+    quantile = float(np.quantile(impostor, far))
+    if quantile < default:
+        base = replace(base, max_distance=quantile, source=SOURCE_GALLERY)
     return replace(
         base,
         far_estimate=float((impostor <= base.max_distance).mean()),

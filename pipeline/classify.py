@@ -248,20 +248,21 @@ class IdentityClassifier:
             query, self.centres, self.gallery, self.gallery_labels, self.rule
         )
         rows = np.arange(len(query))
+        prob: NDArray[np.float64] | None = None
         if self.mode == MODE_SVM and self.svm is not None:
             probabilities = self.svm.predict_proba(query)
             best = self._side_with_gallery(distances, probabilities.argmax(axis=1))
             prob = probabilities[rows, best]
         else:
-            best = distances.argmin(axis=1)
-            # Without an SVM there is no calibrated probability: report a similarity in [0, 1].
-            prob = np.maximum(0.0, 1.0 - distances[rows, best] / 2.0)
+            best = distances.argmin(axis=1)  # no SVM, no probability: the distance decides
         dist = distances[rows, best]
         matches = []
         for i, label in enumerate(best):
-            d, p, name = float(dist[i]), float(prob[i]), classes[int(label)]
-            known = d <= self.max_distance and (self.svm is None or p >= self.min_probability)
-            matches.append(Match(name if known else None, p, d, name))
+            d, name = float(dist[i]), classes[int(label)]
+            p = None if prob is None else float(prob[i])
+            near = d <= self.max_distance
+            sure = p is None or p >= self.min_probability
+            matches.append(Match(name if near and sure else None, p, d, name, near and not sure))
         return matches
 
     def _side_with_gallery(

@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .calibrate import MIN_IMPOSTORS, MIN_PEOPLE
 from .errors import FaceRecError
 from .models import DETECTORS
 from .stores import made_with, open_existing, open_store
+from .types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
 from .version import version
 
 log = logging.getLogger("pipeline")
@@ -240,6 +242,12 @@ def _some(names: list[str], shown: int = 12) -> str:
 
 def _calibration_text(cal: dict[str, Any]) -> str:
     text = str(cal.get("source"))
+    if cal.get("far_estimate") is None and cal.get("people", 0) >= 1:
+        return (
+            f"{text}; {cal.get('people')} people, {cal.get('impostors', 0)} faces: too few to "
+            f"estimate what share of strangers would be named ({MIN_PEOPLE} people and "
+            f"{MIN_IMPOSTORS} faces needed)"
+        )
     if cal.get("far_estimate") is not None:
         text += (
             f"; {cal['people']} people: about {_pct(cal['far_estimate'])} of strangers "
@@ -253,7 +261,8 @@ def _verdict(match: Any, classifier: Any) -> str:
     evidence that decided, so a user sees how near the call was."""
     limit = classifier.max_distance
     if match.name is not None:
-        return f"{match.name} (d={match.distance:.2f} <= {limit:.2f}, p={match.probability:.2f})"
+        p = "" if match.probability is None else f", p={match.probability:.2f}"
+        return f"{match.name} (d={match.distance:.2f} <= {limit:.2f}{p})"
     if match.distance > limit:
         why = f"d={match.distance:.2f} > {limit:.2f}"
     else:
@@ -286,14 +295,6 @@ class _Rows:
         sys.stdout.flush()
 
 
-_FACE_FIELDS = ["path", "face", "name", "distance", "probability", "candidate", "x1", "y1", "x2",
-                "y2", "score", "error"]  # fmt: skip
-
-
-def _box_fields(box: list[int]) -> dict[str, int]:
-    return dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
-
-
 def _strangers(args: argparse.Namespace, gap: float) -> Any:
     """A StrangerKeeper for --keep-unknown DIR, or None."""
     if not getattr(args, "keep_unknown", None):
@@ -313,20 +314,19 @@ def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recogniz
     from .recognize import list_inputs, recognize_images
     from .types import Skip
 
-    rows = _Rows(args.format, _FACE_FIELDS)
+    rows = _Rows(args.format, list(FACE_ROW))
     output = None if args.no_output else args.output
+    skipped = []
     for item in recognize_images(list_inputs(targets), recognizer, output, _strangers(args, 0)):
         if isinstance(item, Skip):
             rows.write({"path": item.path, "error": item.reason})
+            skipped.append(item)
             continue
         if not item.faces:
             rows.write({"path": item.path, "error": "no face"})
         for n, face in enumerate(item.faces):
-            rows.write({"path": item.path, "face": n, "name": face.match.label,
-                        "distance": round(face.match.distance, 4),
-                        "probability": round(face.match.probability, 4),
-                        "candidate": face.match.candidate,
-                        **_box_fields(face.detection.box_list())})  # fmt: skip
+            rows.write(face.row(item.path, n))
+    _one_image_failed(targets, skipped)
     return 0
 
 
@@ -343,9 +343,14 @@ def run_recognize(
     args.kept = _strangers(args, 0)
     for item in recognize_images(inputs, recognizer, output, args.kept):
         (skipped if isinstance(item, Skip) else results).append(item)
+    _one_image_failed(targets, skipped)
+    return results, skipped
+
+
+def _one_image_failed(targets: Sequence[str], skipped: Sequence[Any]) -> None:
+    """A single image given alone that could not be read is an error (exit 1), not a skip."""
     if len(targets) == 1 and not Path(targets[0]).is_dir() and skipped:
         raise FaceRecError(f"{skipped[0].path}: {skipped[0].reason}")
-    return results, skipped
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
@@ -380,9 +385,9 @@ def cmd_find(args: argparse.Namespace) -> int:
     recognizer = _recognizer(args, with_model=False, store=args.store)
     found = search_store(recognizer, read_image(args.image), args.store, args.top_k)
     if args.format in ("jsonl", "csv"):
-        rows = _Rows(args.format, ["rank", "person", "path", "distance"])
+        rows = _Rows(args.format, list(NEIGHBOUR_ROW))
         for rank, n in enumerate(found, 1):
-            rows.write({"rank": rank, **n.to_dict()})
+            rows.write(n.row(rank))
         return 0
     doc = {"image": args.image, "store": args.store, "neighbours": [n.to_dict() for n in found]}
     lines = [f"{i}. {n.person}  {n.path}  d={n.distance:.2f}" for i, n in enumerate(found, 1)]
@@ -409,8 +414,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     recognizer = _recognizer(args, with_model=False)
     images, skipped, lines = [], [], []
-    fields = ["path", "face", "x1", "y1", "x2", "y2", "score", "error"]
-    rows = _Rows(args.format, fields) if args.format in ("jsonl", "csv") else None
+    rows = _Rows(args.format, list(DETECTION_ROW)) if args.format in ("jsonl", "csv") else None
     output = None if args.no_output else args.output
     for item in detect_images(list_inputs(args.targets), recognizer, output):
         if isinstance(item, Skip):
@@ -420,14 +424,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
             continue
         if rows is not None:
             for n, d in enumerate(item.faces):
-                rows.write({"path": item.path, "face": n, "score": round(d.score, 4),
-                            **_box_fields(d.box_list())})  # fmt: skip
+                rows.write(d.row(item.path, n))
             if not item.faces:
                 rows.write({"path": item.path, "error": "no face"})
         images.append(item.to_dict())
         lines.append(f"{item.path}: {len(item.faces)} faces" + "".join(
             f" {d.box_list()} {d.score:.2f};" for d in item.faces))  # fmt: skip
     lines += [f"skipped {s['path']}: {s['reason']}" for s in skipped]
+    _one_image_failed(args.targets, [Skip(s["path"], s["reason"]) for s in skipped])
     if rows is None:
         _emit(args, {"images": images, "skipped": skipped,
                      "detector": recognizer.detector.spec.id}, lines)  # fmt: skip

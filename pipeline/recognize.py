@@ -25,7 +25,8 @@ def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, P
     `-3` ... before its suffix, so no annotated copy overwrites another.
 
     Raises:
-        ImageError: a target does not exist.
+        ImageError: a target does not exist, or there is no image in any of them (nothing to
+            do is an error a script can see).
     """
     items: list[tuple[Path, Path]] = []
     for target in targets:
@@ -35,6 +36,9 @@ def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, P
             items += [(p, prefix / p.relative_to(t)) for p in list_images(t)]
         else:
             items += [(p, Path(p.name)) for p in list_images(t)]
+    if not items:
+        where = ", ".join(str(t) for t in targets)
+        raise ImageError(f"{where}: no images there (.jpg, .jpeg, .png, .bmp, .webp)")
     taken: set[Path] = set()
     out = []
     for path, relative in items:

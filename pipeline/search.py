@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .store import StoredFace
-from .types import Embeddings
+from .types import BOX, Embeddings
 from .vectors import pairwise_distances
 
 
@@ -26,6 +26,12 @@ class Neighbour:
     def to_dict(self) -> dict[str, Any]:
         return {"person": self.person, "path": self.path, "distance": round(self.distance, 4),
                 "box": self.box}  # fmt: skip
+
+    def row(self, rank: int) -> dict[str, Any]:
+        """The flat record of find --format jsonl|csv (types.NEIGHBOUR_ROW)."""
+        box = dict(zip(BOX, self.box, strict=True)) if self.box else {}
+        return {"rank": rank, "person": self.person, "path": self.path,
+                "distance": round(self.distance, 4), **box}  # fmt: skip
 
 
 def nearest(query: Embeddings, gallery: Sequence[StoredFace], k: int = 5) -> list[Neighbour]:

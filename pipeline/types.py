@@ -12,6 +12,7 @@ Conventions (decided here, nowhere else):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -29,8 +30,18 @@ def _round(value: float, digits: int = 4) -> float:
 
 
 def round_or_none(value: float | None, digits: int = 4) -> float | None:
-    """For JSON: a rounded float, or None where a figure is undefined."""
-    return None if value is None else _round(value, digits)
+    """For JSON: a rounded float, or None where a figure is undefined (also NaN, infinity)."""
+    return None if value is None or not math.isfinite(value) else _round(value, digits)
+
+
+# The flat records of --format jsonl|csv, one shape per result type (README "Output"): a box is
+# always x1, y1, x2, y2; an image that gave no record of its own gives path and error only.
+BOX = ("x1", "y1", "x2", "y2")
+LANDMARK_COLUMNS = tuple(f"{p}_{a}" for p in ("left_eye", "right_eye", "nose", "left_mouth",
+                                               "right_mouth") for a in ("x", "y"))  # fmt: skip
+FACE_ROW = ("path", "face", "name", "distance", "candidate", "probability", *BOX, "score", "error")
+DETECTION_ROW = ("path", "face", *BOX, "score", *LANDMARK_COLUMNS, "error")
+NEIGHBOUR_ROW = ("rank", "person", "path", "distance", *BOX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,13 @@ class Detection:
             marks = [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks]
         return {"box": self.box_list(), "score": _round(self.score), "landmarks": marks}
 
+    def row(self, path: str, face: int) -> dict[str, Any]:
+        """The flat record of detect --format jsonl|csv (DETECTION_ROW)."""
+        doc = self.to_dict()
+        points = [v for point in doc["landmarks"] or [] for v in point]
+        return {"path": path, "face": face, **dict(zip(BOX, doc["box"], strict=True)),
+                "score": doc["score"], **dict(zip(LANDMARK_COLUMNS, points, strict=False))}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ImageFaces:
@@ -81,18 +99,32 @@ class ImageFaces:
 class Match:
     """The classifier's answer for one embedding. `name` None means unknown.
 
-    `candidate` is the enrolled person the face is nearest to (the answer, when known), and
-    `distance` the distance to that person's centre: how near the call was, known or not.
+    `candidate` is the enrolled person the SVM (or the distance) picked, the answer when known,
+    and `distance` how far the face is from that person by the embedder's 1:K rule: how near
+    the call was, known or not. `probability` is the SVM's calibrated probability that the face
+    is the candidate rather than another enrolled person (None without an SVM); it says nothing
+    about whether the face is an enrolled person at all, which the distance decides.
+    `by_probability` is set when the distance was near enough but the probability too low.
     """
 
     name: str | None
-    probability: float
+    probability: float | None
     distance: float
     candidate: str | None = None
+    by_probability: bool = False
 
     @property
     def label(self) -> str:
         return self.name if self.name is not None else UNKNOWN
+
+    @property
+    def shown_probability(self) -> float | None:
+        """The probability where it means something: for a face the SVM named, or that it
+        turned away; None for a stranger rejected by distance (the SVM still picks one of the
+        enrolled people for it, often with a high probability) and without an SVM."""
+        if self.probability is None or (self.name is None and not self.by_probability):
+            return None
+        return self.probability
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +135,18 @@ class RecognizedFace:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.match.label,
-            "probability": _round(self.match.probability),
-            "distance": _round(self.match.distance),
+            "probability": round_or_none(self.match.shown_probability),
+            "distance": round_or_none(self.match.distance),
             "candidate": self.match.candidate,
             "box": self.detection.box_list(),
+            "score": _round(self.detection.score),
         }
+
+    def row(self, path: str, face: int) -> dict[str, Any]:
+        """The flat record of --format jsonl|csv (FACE_ROW)."""
+        doc = self.to_dict()
+        box = doc.pop("box")
+        return {"path": path, "face": face, **doc, **dict(zip(BOX, box, strict=True))}
 
 
 @dataclass(frozen=True, slots=True)

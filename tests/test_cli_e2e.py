@@ -21,9 +21,12 @@ def test_recognize_names_the_enrolled_people_and_rejects_strangers(capsys, train
     for image in doc["images"]:
         assert Path(image["annotated"]).is_file()
         for face in image["faces"]:
-            assert 0.0 <= face["probability"] <= 1.0 and len(face["box"]) == 4
+            assert len(face["box"]) == 4 and 0.7 <= face["score"] <= 1.0
             if face["name"] != "unknown":
                 assert face["distance"] <= 1.04 and face["candidate"] == face["name"]
+                assert 0.0 < face["probability"] <= 1.0  # the SVM's, for a face it named
+            else:  # rejected by distance: the SVM's pick among the enrolled means nothing here
+                assert face["distance"] > 1.04 and face["probability"] is None
 
 
 def test_an_unknown_face_carries_its_nearest_candidate_and_distance(capsys, trained) -> None:
@@ -249,3 +252,20 @@ def test_every_option_is_documented_and_train_model_takes_no_detector_options() 
                 assert action.help, f"{name} {action.option_strings[0]} has no help"
     train = commands.choices["train-model"].format_help()
     assert "--confidence" not in train and "--detector" not in train and "(default: " in train
+
+
+@pytest.mark.parametrize("command", ["recognize", "detect"])
+def test_nothing_to_do_is_an_error_a_script_can_see(capsys, trained, tmp_path, command) -> None:
+    """An empty folder, or one unreadable image given alone: exit 1 with one line, for both
+    commands (detect used to exit 0 on both)."""
+    (tmp_path / "empty").mkdir()
+    model = ["--model", str(trained["model"])] if command == "recognize" else []
+    assert main([command, str(tmp_path / "empty"), "--no-output", *model]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no images there" in err[0]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a picture")
+    assert main([command, str(bad), "--no-output", *model]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.jpg: not a readable image" in err[0]
+    assert main([command, str(bad), "--no-output", "--format", "jsonl", *model]) == 1

@@ -65,16 +65,8 @@ class PersonIn(BaseModel):
     )
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 4)
-
-
 def _face_json(face: RecognizedFace, by: str) -> dict[str, Any]:
-    doc = face.to_dict()
-    doc["distance"] = _finite(face.match.distance)
-    doc["probability"] = _finite(face.match.probability)
-    doc["by"] = by
-    return doc
+    return face.to_dict() | {"by": by}
 
 
 def _stored_json(face: Face) -> dict[str, Any]:

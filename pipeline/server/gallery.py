@@ -132,7 +132,7 @@ def name_faces(
     if matches is not None and trained.generation == snap.generation:
         return [(m, BY_RECOGNIZER) for m in matches]
     if not snap.faces:
-        return [(Match(None, 0.0, float("nan"), None), BY_NEAREST) for _ in range(len(vectors))]
+        return [(Match(None, None, float("nan"), None), BY_NEAREST) for _ in range(len(vectors))]
     d = pairwise_distances(np.asarray(vectors, np.float32), snap.vectors)
     enrolled = {f.person for f in snap.faces}
     out = []
@@ -144,7 +144,7 @@ def name_faces(
         gone = m is not None and m.candidate is not None and m.candidate not in enrolled
         if m is None or new or gone:
             name = face.person if dist <= max_distance else None
-            out.append((Match(name, max(0.0, 1.0 - dist / 2.0), dist, face.person), BY_NEAREST))
+            out.append((Match(name, None, dist, face.person), BY_NEAREST))
         else:
             out.append((m, BY_RECOGNIZER))
     return out
