@@ -749,6 +749,7 @@ class _Help(argparse.HelpFormatter):
         if (
             not action.option_strings
             or action.default in (None, False, argparse.SUPPRESS)
+            or isinstance(action, argparse._StoreFalseAction)  # "(default: True)" reads as on
             or "default" in text
         ):
             return text
@@ -789,7 +790,9 @@ def _format(p: argparse.ArgumentParser) -> None:
 
 def _thresholds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-distance", type=_DISTANCE,
-                   help="unknown when the distance to the nearest face of the name is above this")  # fmt: skip
+                   help="unknown when the face's distance to the person picked is above this "
+                        "(by the embedder's rule: SFace the nearer of the person's centre and "
+                        "nearest photo, FaceNet the centre; default: the recognizer file's)")  # fmt: skip
     p.add_argument("--min-probability", type=_PROBABILITY,
                    help="unknown when the SVM probability is below this")  # fmt: skip
 
@@ -932,13 +935,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _thresholds(p)
     p.add_argument("-i", "--input", default="0", help="FILE, CAMERA_INDEX or URL")
-    p.add_argument(
-        "-o", "--output", help="annotated video (default for files: output/<name>_recognized.mp4)"
-    )
+    p.add_argument("-o", "--output",
+                   help="annotated video: .webm (VP8, plays in browsers), .mp4 or .avi (default "
+                        "for files: output/<name>_recognized.webm)")  # fmt: skip
     p.add_argument("--no-output", action="store_true", help="do not write a video")
     p.add_argument("--display", action="store_true", help="show a window (q quits)")
     p.add_argument("--max-frames", type=_COUNT, help="stop after this many frames")
-    p.add_argument("--detect-every", type=_COUNT, default=3, metavar="N",
+    p.add_argument("--detect-every", type=_number(1, 1000, "1 to 1000 frames", integer=True), default=3, metavar="N",
                    help="detect faces every N frames and track them in between (default 3; "
                    "1 = detect and embed every face of every frame)")  # fmt: skip
     p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL,
@@ -1061,7 +1064,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # bare `facerec`: what it can do
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     if getattr(args, "format", None) == "json":
         args.json = True
     logging.basicConfig(

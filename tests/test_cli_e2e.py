@@ -269,3 +269,22 @@ def test_nothing_to_do_is_an_error_a_script_can_see(capsys, trained, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.jpg: not a readable image" in err[0]
     assert main([command, str(bad), "--no-output", "--format", "jsonl", *model]) == 1
+
+
+def test_help_says_what_the_commands_do(capsys) -> None:
+    """Bare `facerec` prints the help (exit 2, nothing was done); help texts match the code."""
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: facerec") and "recognize-video" in out and "migrate" in out
+    for argv, present, absent in (
+        (["recognize-video", "--help"], "output/<name>_recognized.webm", "_recognized.mp4"),
+        (["serve", "--help"], "do not log each request", "(default: True)"),
+        (["recognize", "--help"], "distance to the person picked", "nearest face of the name"),
+    ):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+        assert present in text and absent not in text, argv
+    with pytest.raises(SystemExit) as stop:  # was accepted: a detection every 31 years
+        main(["recognize-video", "--detect-every", "1000000000"])
+    assert stop.value.code == 2 and "1 to 1000 frames" in capsys.readouterr().err
