@@ -1,5 +1,5 @@
 """`python -m pipeline` runs the facerec command line."""
 
-from .cli import main
+from .entry import main
 
 raise SystemExit(main())

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .calibrate import MIN_IMPOSTORS, MIN_PEOPLE
-from .errors import FaceRecError
+from .errors import FaceRecError, Terminated
 from .models import DETECTORS
 from .stores import made_with, open_existing, open_store
 from .types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
@@ -470,6 +470,10 @@ def cmd_video(args: argparse.Namespace) -> int:
         doc["kept_unknown"] = kept.kept
         lines.append(f"{kept.kept} unknown faces kept in {kept.folder}")
     _emit(args, doc, lines)
+    if report.ended_by in ("interrupted", "terminated"):  # finished with what was seen
+        print(f"{report.ended_by}: the video so far is written and reported above",
+              file=sys.stderr)  # fmt: skip
+        return 130 if report.ended_by == "interrupted" else 143
     return 0
 
 
@@ -496,9 +500,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     doc = {"image_a": args.image_a, "image_b": args.image_b, **result.to_dict()}
     verdict = "same person" if result.same else "different people"
     sign = "<=" if result.same else ">"
-    _emit(
-        args, doc, [f"{verdict} (distance {result.distance:.3f} {sign} threshold {threshold:.2f})"]
-    )
+    lines = [f"{verdict} (distance {result.distance:.3f} {sign} threshold {threshold:.2f})"]
+    for path, face, count in ((args.image_a, result.face_a, result.faces_a),
+                              (args.image_b, result.face_b, result.faces_b)):  # fmt: skip
+        if count > 1:
+            lines.append(f"{path}: compared its main face {face.box_list()} (largest and nearest "
+                         f"the centre), one of {count}")  # fmt: skip
+    _emit(args, doc, lines)
     return 0
 
 
@@ -580,9 +588,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _bundled(path: str) -> str:
-    """A demo path as given if it exists, else the same path inside the source checkout."""
+    """A demo path as given if it exists, else the same folder of the source checkout, else
+    the copy installed with the package (facerec demo anywhere after pip install)."""
     p = Path(path)
-    return str(p if p.exists() or p.is_absolute() else _REPO_DIR / p)
+    if p.exists() or p.is_absolute():
+        return str(p)
+    for base in (_REPO_DIR, Path(__file__).resolve().parent / "_demo"):
+        if (base / p).exists():
+            return str(base / p)
+    raise FaceRecError(f"{path}: no such folder here, in a clone or installed with facerec")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -1092,10 +1106,6 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (systemd stop, docker stop, kill), raised where Ctrl-C would be."""
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM like Ctrl-C, so cleanups run (temporary files removed, the store closed,
@@ -1115,11 +1125,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# What a stopped command leaves behind, said with "interrupted" / "terminated".
+_KEPT = {
+    "extract-embeddings": "every batch embedded so far is stored; run it again to resume",
+    "cluster": "every photo embedded so far is stored; run it again to resume",
+    "migrate": "the old gallery is untouched; run it again to resume",
+    "demo": "what was embedded is stored; run it again to resume",
+    "train-model": "the previous recognizer file is unchanged",
+    "recognize": "the annotated images written so far are kept",
+    "detect": "the annotated images written so far are kept",
+}
+
+
+def _stopped(args: argparse.Namespace, how: str) -> str:
+    kept = _KEPT.get(getattr(args, "command", ""))
+    return f"{how}: {kept}" if kept else how
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except Terminated:
-        print("terminated", file=sys.stderr)
+        print(_stopped(args, "terminated"), file=sys.stderr)
         return 143
     except FaceRecError as err:
         if args.verbose:
@@ -1127,7 +1154,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_stopped(args, "interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:  # `facerec ... --json | head`: the reader left; stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

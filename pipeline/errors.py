@@ -49,3 +49,8 @@ class NoFaceError(FaceRecError):
     def __init__(self, message: str, which: str = "") -> None:
         super().__init__(message)
         self.which = which
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd stop, docker stop, kill), raised where Ctrl-C would be, so the same
+    cleanups run; the command line exits 143 for it, 130 for Ctrl-C."""

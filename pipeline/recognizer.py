@@ -177,9 +177,8 @@ class FaceRecognizer:
         distance = float(pairwise_distances(a.embeddings, b.embeddings)[0, 0])
         if max_distance is None:
             max_distance = self.embedder.spec.verify_distance
-        return Verification(
-            distance <= max_distance, distance, max_distance, a.detections[0], b.detections[0]
-        )
+        return Verification(distance <= max_distance, distance, max_distance,
+                            a.detections[0], b.detections[0], a.found, b.found)  # fmt: skip
 
     def recognize(self, image: Image, thorough: bool = True) -> list[RecognizedFace]:
         """Every face in the image with a name (or unknown), probability and distance.

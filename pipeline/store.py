@@ -247,6 +247,8 @@ class EmbeddingStore:
         self.detector_id = detector_id
         self.all_faces = all_faces
         self._check_before_opening()
+        self._new = not self.path.exists() or self.path.stat().st_size == 0
+        self._made_folders = [p for p in reversed(self.path.parents) if not p.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = WriterLock(self.path) if writer else None
         try:
@@ -370,8 +372,24 @@ class EmbeddingStore:
     def __enter__(self) -> EmbeddingStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
+        """Close; and when the run failed before it stored anything in a store it created
+        (an empty or missing dataset, a Ctrl-C at the start), leave nothing behind: not the
+        database, its journal files, its lock file, nor the folders made for it."""
+        discard = failed is not None and self._new and self._lock is not None and self._empty()
         self.close()
+        if discard:
+            for suffix in ("", "-wal", "-shm", ".lock"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            for folder in reversed(self._made_folders):
+                with contextlib.suppress(OSError):  # not empty after all: keep it
+                    folder.rmdir()
+
+    def _empty(self) -> bool:
+        try:
+            return self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 0
+        except sqlite3.Error:
+            return False
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:

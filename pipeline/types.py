@@ -298,13 +298,17 @@ class VideoReport:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """1:1 answer: are the main faces of two images the same person?"""
+    """1:1 answer: are the main faces of two images the same person? `faces_a`/`faces_b`
+    count the faces each image showed: with more than one, `face_a`/`face_b` is the one
+    compared (the main face: largest, nearest the centre)."""
 
     same: bool
     distance: float
     max_distance: float
     face_a: Detection
     face_b: Detection
+    faces_a: int = 1
+    faces_b: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -313,6 +317,8 @@ class Verification:
             "threshold": _round(self.max_distance),
             "box_a": self.face_a.box_list(),
             "box_b": self.face_b.box_list(),
+            "faces_a": self.faces_a,
+            "faces_b": self.faces_b,
         }
 
 

@@ -19,7 +19,7 @@ from .atomic import atomic_path
 from .audio import add_audio
 from .draw import annotate
 from .encode import open_writer
-from .errors import VideoError
+from .errors import Terminated, VideoError
 from .imageio import DECODED_BUDGET, MAX_PIXELS
 from .prefetch import Prefetcher
 from .recognizer import FaceRecognizer
@@ -195,10 +195,10 @@ def recognize_video(
                 if max_frames is not None and state.frames >= max_frames:
                     state.ended_by = "max frames reached"
                     break
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: finish the video with what was seen
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: finish the video with what was seen
             if state.frames == 0:
                 raise  # nothing seen yet: no video, the command exits as interrupted
-            state.ended_by = "interrupted"
+            state.ended_by = "terminated" if isinstance(stop, Terminated) else "interrupted"
         if state.sink is not None:
             state.sink.close()  # every frame handed over is encoded first
             check_video(tmp, state.frames, output)

@@ -288,3 +288,15 @@ def test_help_says_what_the_commands_do(capsys) -> None:
     with pytest.raises(SystemExit) as stop:  # was accepted: a detection every 31 years
         main(["recognize-video", "--detect-every", "1000000000"])
     assert stop.value.code == 2 and "1 to 1000 frames" in capsys.readouterr().err
+
+
+def test_verify_says_which_face_of_a_group_photo_it_compared(capsys) -> None:
+    group, obama = str(EXAMPLES / "obama_and_biden.jpg"), str(EXAMPLES / "obama1.jpg")
+    doc = run_json(capsys, "verify", group, obama)
+    # the main face (largest, nearest the centre) of the group photo is Biden's
+    assert doc["same"] is False and doc["faces_a"] == 3 and doc["faces_b"] == 1
+    assert doc["box_a"] == [762, 397, 931, 636]
+    assert main(["verify", group, obama]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("different people") and len(out) == 2
+    assert "compared its main face [762, 397, 931, 636]" in out[1] and "one of 3" in out[1]

@@ -231,3 +231,17 @@ def test_a_store_and_a_recognizer_from_prewhitened_facenet_are_refused(capsys, t
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and old_id in err[0] and "prewhitening" in err[0], err
         assert err[0].endswith(fix.format(option)), err
+
+
+@pytest.mark.parametrize("command", ["extract-embeddings", "cluster"])
+def test_a_run_that_fails_before_writing_leaves_nothing(capsys, tmp_path, command) -> None:
+    """A missing or empty folder: one line, exit 1, and no empty .db or .lock (nor the output
+    folder made for them) left behind."""
+    (tmp_path / "empty").mkdir()
+    store = tmp_path / "out" / "e.db"
+    for folder in ("missing", "empty"):
+        argv = ([command, "-d", str(tmp_path / folder)] if command == "extract-embeddings"
+                else [command, str(tmp_path / folder)])  # fmt: skip
+        assert main([*argv, "--store", str(store)]) == 1
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
