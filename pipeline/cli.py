@@ -699,8 +699,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             lines.append(f"{what}: " + ", ".join(str(i) for i in ids))
     for g in library.groups:
         label = f" {g.name}" if g.name else ""
-        seen = g.seen()
-        when = f", seen {seen[0][:16]} to {seen[1][:16]}" if seen else ""
+        when = f", {g.when(library.sightings)}" if g.seen() else ""
         lines.append(f"  group {g.id}{label}: {len(g.faces)} faces in "
                      f"{len({f.relpath for f in g.faces})} photos, spread {g.spread:.2f}{when}")  # fmt: skip
     for gid, (name, count) in named.items():

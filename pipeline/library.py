@@ -28,6 +28,7 @@ from .extract import extract_embeddings
 from .imageio import read_image, scan_library
 from .recognizer import FaceRecognizer
 from .store import EmbeddingStore, FaceKey, StoredFace
+from .strangers import SIGHTINGS
 from .types import Embeddings, ExtractReport
 from .vectors import pairwise_distances, unit_rows
 
@@ -45,22 +46,35 @@ class Group:
     name: str | None = None
 
     def seen(self) -> tuple[str, str] | None:
-        """When its photos were taken or kept (their modification times): first, last."""
+        """The first and last modification times of its photos."""
         times = sorted(f.mtime_ns for f in self.faces if f.mtime_ns)
         if not times:
             return None
         return _when(times[0]), _when(times[-1])
 
-    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
-        seen = self.seen()
+    def when(self, sightings: bool) -> str:
+        """For the report: "seen 2026-12-03 07:14 to 2026-12-05 18:02" in a folder of kept
+        strangers (its file times are sightings); "file times ..." in other photo folders,
+        where they tell when files were copied as much as when photos were taken."""
+        span = self.seen()
+        if span is None:
+            return ""
+        first, last = (t[:16].replace("T", " ") for t in span)
+        times = first if first == last else f"{first} to {last}"
+        return f"seen {times}" if sightings else f"file times {times}"
+
+    def to_dict(self, root: Path | None = None, sightings: bool = False) -> dict[str, Any]:
+        span = self.seen()
+        first, last = span if span else (None, None)
+        times = ({"first_seen": first, "last_seen": last} if sightings
+                 else {"first_file_time": first, "last_file_time": last})  # fmt: skip
         return {
             "id": self.id,
             "name": self.name,
             "faces": len(self.faces),
             "photos": len({f.relpath for f in self.faces}),
             "spread": round(self.spread, 4),
-            "first_seen": seen[0] if seen else None,
-            "last_seen": seen[1] if seen else None,
+            **times,
             "members": [face_json(f, root) for f in self.faces],
         }
 
@@ -99,11 +113,16 @@ class Library:
     def group(self, gid: int) -> Group | None:
         return next((g for g in self.groups if g.id == gid), None)
 
+    @property
+    def sightings(self) -> bool:
+        """Whether its photos' times are sightings (a folder of --keep-unknown crops)."""
+        return (self.root / SIGHTINGS).is_file()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "photos": str(self.root),
             "faces": sum(len(g.faces) for g in self.groups) + len(self.singletons),
-            "groups": [g.to_dict(self.root) for g in self.groups],
+            "groups": [g.to_dict(self.root, self.sightings) for g in self.groups],
             "singletons": [face_json(f, self.root) for f in self.singletons],
             "changes": self.changes.to_dict(),
         }

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -95,12 +97,21 @@ def _link(photo: Path, out: Path) -> str:
     return html.escape(Path(rel).as_posix(), quote=True)
 
 
-def _seen(group: Group) -> str:
-    seen = group.seen()
-    return f"; seen {html.escape(seen[0][:16])} to {html.escape(seen[1][:16])}" if seen else ""
+def _when(group: Group, sightings: bool) -> str:
+    when = group.when(sightings)
+    return f"; {html.escape(when)}" if when else ""
+
+
+def _face_items(faces: Sequence[StoredFace], root: Path, out: Path) -> str:
+    """One line per face: its id (what --remove takes) linking to its photo."""
+    return "".join(
+        f"<li><a href='{_link(root / f.relpath, out)}'>{html.escape(face_id(f))}</a></li>"
+        for f in faces
+    )
 
 
 def _index(library: Library, out: Path) -> str:
+    command = f"facerec cluster {shlex.quote(str(library.root))}"
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<meta name=viewport content='width=device-width, initial-scale=1'>",
@@ -111,7 +122,8 @@ def _index(library: Library, out: Path) -> str:
         "ul{columns:3;font-size:.85rem}.muted{color:#777}</style></head><body>",
         f"<h1>{len(library.groups)} groups, {len(library.singletons)} faces alone</h1>",
         f"<p class=muted>{html.escape(str(library.root))}. Name a group with "
-        "<code>facerec cluster PHOTOS --name ID=name</code>.</p>",
+        f"<code>{html.escape(command)} --name ID=name</code>; take a face out of its group "
+        f"with <code>{html.escape(command)} --remove PHOTO#FACE</code>.</p>",
     ]
     for g in library.groups:
         title = f"Group {g.id}" + (f": {html.escape(g.name)}" if g.name else "")
@@ -123,13 +135,14 @@ def _index(library: Library, out: Path) -> str:
         parts.append(
             f"<section class=group id='group-{g.id}' data-group='{g.id}'><h2>{title}</h2>"
             f"<p class=muted>{len(g.faces)} faces in {len(photos)} photos; mean distance to "
-            f"the group's centre {g.spread:.2f}{_seen(g)}</p>"
+            f"the group's centre {g.spread:.2f}{_when(g, library.sightings)}</p>"
             f"<img src='{sheet_name(g)}' alt='faces of group {g.id}'><ul>{items}</ul></section>"
         )
     if library.singletons:
         parts.append(
             f"<section id=singletons><h2>Alone ({len(library.singletons)} faces)</h2>"
-            "<img src='singletons.png' alt='faces in no group'></section>"
+            "<img src='singletons.png' alt='faces in no group'>"
+            f"<ul>{_face_items(library.singletons, library.root, out)}</ul></section>"
         )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -23,6 +23,10 @@ from .boxes import iou
 from .enrol import crop_around, png_bytes
 from .types import Image, RecognizedFace
 
+# Written into a folder of kept strangers: its files' times are sightings, which the cluster
+# report then shows as "seen"; in other photo folders they are only file times.
+SIGHTINGS = ".facerec-sightings"
+
 
 class StrangerKeeper:
     """Writes the unknown faces it is shown into `folder`; counts them in `kept`."""
@@ -49,6 +53,9 @@ class StrangerKeeper:
             if crop.size == 0:
                 continue
             data = png_bytes(crop)
+            if not (self.folder / SIGHTINGS).exists():
+                write_bytes(self.folder / SIGHTINGS, b"facerec --keep-unknown: each crop's file "
+                            b"time is when that face was seen\n")  # fmt: skip
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(seen))
             tag = hashlib.sha256(data + source.encode()).hexdigest()[:10]
             path = self.folder / f"{stamp}-{tag}.png"

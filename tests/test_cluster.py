@@ -84,6 +84,13 @@ def test_groups_are_people_and_the_report_shows_them(tmp_path, capsys):
         sheet = cv2.imread(str(report / f"group-{g['id']:04d}.png"))
         assert sheet.shape[1] == 112 * g["faces"]  # one row, a tile per face
         assert f"href='../photos/{Path(g['members'][0]['path']).name}'" in html
+        # an ordinary photo folder: file times, not sightings
+        assert g["first_file_time"] and "first_seen" not in g
+    assert "file times" in html and "seen " not in html
+    # the real command to name a group, and every face left alone with its id and photo
+    assert f"facerec cluster {tmp_path / 'photos'} --name ID=name" in html
+    for face in doc["singletons"]:
+        assert f">{face['id']}</a>" in html
 
 
 def _mirror_and_shrink(src: Path, dest: Path) -> list[Path]:
@@ -198,7 +205,9 @@ def test_recurring_strangers_are_kept_and_grouped(tmp_path, capsys, trained):
     assert sum(g["faces"] for g in grouped["groups"]) + len(grouped["singletons"]) == len(kept)
     recurring = [g for g in grouped["groups"] if g["photos"] >= 3]
     assert len(recurring) >= 3
+    # kept strangers' file times are when they were seen: the report says "seen"
     assert all(g["first_seen"] and g["last_seen"] for g in grouped["groups"])
+    assert "seen " in (tmp_path / "report" / "index.html").read_text()
 
 
 @pytest.mark.slow
