@@ -155,3 +155,19 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], seconds
         if time.monotonic() > deadline:
             raise AssertionError("the run never got there")
         time.sleep(0.05)
+
+
+def jpeg_scan_bomb(width: int, height: int, scans: int) -> bytes:
+    """A progressive JPEG of a grey width x height image with `scans` extra empty scans (10
+    bytes each: an AC scan header and no data). libjpeg decodes every scan over the whole
+    image, so 100,000 of them at 7000x7000 (a 1 MB file) would keep a decoder busy for
+    minutes."""
+    import cv2
+    import numpy as np
+
+    grey = np.full((height, width, 3), 128, np.uint8)
+    ok, encoded = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    data = encoded.tobytes()
+    empty = bytes.fromhex("ffda0008010100010502")  # one component, coefficients 1-5, Al 2
+    return data[:-2] + empty * scans + data[-2:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import resource
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, copy_dataset, run_json
+from conftest import EXAMPLES, ROOT, copy_dataset, run_json
 from faultkit import run_cli as run_measured
 
 from pipeline.cli import main
@@ -318,3 +319,26 @@ def test_a_huge_image_in_a_format_without_a_readable_header_is_refused(
         f"error: {tiff}: OpenCV could not decode it (above the 50 MP limit, or out of memory)"
     ]
     assert run.peak_mb < 700, f"peak {run.peak_mb:.0f} MB"
+
+
+def test_a_jpeg_scan_bomb_is_refused_at_once(capsys, tmp_path, trained) -> None:
+    """100,000 empty scans in a 1 MB progressive JPEG of 7000x7000: minutes of decoding,
+    deaf to Ctrl-C. Refused before decoding, with the reason; the folder's other photos go on."""
+    from faultkit import jpeg_scan_bomb
+
+    (tmp_path / "photos").mkdir()
+    bomb = tmp_path / "photos" / "bomb.jpg"
+    bomb.write_bytes(jpeg_scan_bomb(7000, 7000, 100_000))
+    shutil.copy(EXAMPLES / "obama1.jpg", tmp_path / "photos")
+    assert bomb.stat().st_size < 1.4e6  # a 1.3 MB file
+    assert main(["recognize", str(bomb), "--model", str(trained["model"]), "--no-output"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "100,010 scans" in err[0] and "decoding bomb" in err[0]
+    doc = run_json(capsys, "recognize", str(tmp_path / "photos"), "--model",
+                   str(trained["model"]), "--no-output")  # fmt: skip
+    assert [Path(i["path"]).name for i in doc["images"]] == ["obama1.jpg"]
+    assert "decoding bomb" in doc["skipped"][0]["reason"]
+    # a real progressive photo (about 10 scans) is read as before
+    normal = tmp_path / "progressive.jpg"
+    normal.write_bytes(jpeg_scan_bomb(2000, 2000, 0))
+    assert main(["detect", str(normal), "--no-output"]) == 0
