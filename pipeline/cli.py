@@ -724,6 +724,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         faces=args.max_faces,
         rate=args.rate,
         burst=max(1, int(2 * args.rate)),
+        body_seconds=args.body_seconds,
     )
     service, report = build_service(
         lambda: _recognizer(args, with_model=False, store=args.store),
@@ -743,7 +744,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      f"{url}#key={setup.generated}")  # fmt: skip
     print("\n".join(lines), file=sys.stderr, flush=True)
     try:
-        run(service, args.host, args.port, args.access_log)
+        run(service, args.host, args.port, args.access_log, args.trusted_proxies)
     except Terminated:  # SIGTERM after uvicorn's own shutdown: a normal stop for a server
         pass
     finally:
@@ -1072,6 +1073,11 @@ def build_parser() -> argparse.ArgumentParser:
                    default=2.0, help="refit the recognizer once enrolments are quiet this long")  # fmt: skip
     p.add_argument("--no-access-log", dest="access_log", action="store_false",
                    help="do not log each request")  # fmt: skip
+    p.add_argument("--body-timeout", dest="body_seconds", type=_number(1, 3600, "seconds"),
+                   default=30.0, help="a request's body must arrive within this (else 408)")  # fmt: skip
+    p.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", metavar="ADDRESS",
+                   help="a reverse proxy whose X-Forwarded-For names the client (repeatable); "
+                        "without one, the header is ignored: any client could forge it")  # fmt: skip
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -43,6 +43,10 @@ class VideoError(FaceRecError):
     """A video source cannot be opened or an output video cannot be written."""
 
 
+class NameTaken(FaceRecError):
+    """A person's name that a file (not a person's folder) of the dataset already holds."""
+
+
 class NoFaceError(FaceRecError):
     """An image where a face is required shows none; `which` names the image."""
 

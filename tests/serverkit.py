@@ -49,8 +49,8 @@ def free_port() -> int:
 class Server:
     """A `facerec serve` child process on a free port."""
 
-    def __init__(self, paths: dict[str, Path], *extra: str) -> None:
-        self.paths, self.extra = paths, extra
+    def __init__(self, paths: dict[str, Path], *extra: str, access_log: bool = False) -> None:
+        self.paths, self.extra, self.access_log = paths, extra, access_log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = paths["dataset"].parent / f"serve-{self.port}.log"
@@ -60,7 +60,8 @@ class Server:
         env = dict(os.environ, FACEREC_API_KEY=WRITE_KEY, PYTHONUNBUFFERED="1")
         argv = [sys.executable, "-m", "pipeline", "serve", "--port", str(self.port),
                 "--dataset", str(self.paths["dataset"]), "--store", str(self.paths["store"]),
-                "--model", str(self.paths["model"]), "--no-access-log", *self.extra]  # fmt: skip
+                "--model", str(self.paths["model"]), *self.extra,
+                *([] if self.access_log else ["--no-access-log"])]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         end = time.monotonic() + timeout

@@ -28,7 +28,7 @@ from .gallery import Face, LiveGallery, face_id
 from .jobs import Limits
 from .metrics import Metrics, MetricsMiddleware
 from .problems import ApiError, install
-from .security import READ, WRITE, BodyLimit, Keys, RateLimiter, check_name, presented_key
+from .security import READ, WRITE, Gate, Keys, RateLimiter, check_name, presented_key
 from .workers import RecognizerPool
 
 STATIC = Path(__file__).parent / "static"
@@ -111,8 +111,9 @@ def create_app(service: Service) -> FastAPI:
             x_api_key: Annotated[str | None, Depends(header_key)] = None,
             authorization: Annotated[Any, Depends(bearer)] = None,
         ) -> None:
-            client = request.client.host if request.client else "?"
-            service.limiter.check(client)
+            if request.method in ("GET", "HEAD"):  # bodies pass the Gate, which counted them
+                client = request.client.host if request.client else "?"
+                service.limiter.check(client)
             raw = request.headers.get("authorization")
             service.keys.require(presented_key(x_api_key, raw), need)
             if not service.ready:
@@ -361,6 +362,9 @@ def create_app(service: Service) -> FastAPI:
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})  # fmt: skip
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, limit=limits.upload_bytes)
+    app.add_middleware(Gate, keys=service.keys, limiter=service.limiter,
+                       limit=limits.upload_bytes, budget=limits.in_flight_bytes,
+                       body_seconds=limits.body_seconds,
+                       writes=lambda method, path: path.startswith(f"{API}/people"))  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -34,7 +34,7 @@ import numpy as np
 from ..atomic import fsync_folder
 from ..classify import IdentityClassifier
 from ..enrol import enrol_photo, enrolment_relpath
-from ..errors import DatasetError, StoreError
+from ..errors import DatasetError, NameTaken, StoreError
 from ..extract import extract_embeddings
 from ..files import read_file
 from ..models import ModelSpec
@@ -115,6 +115,17 @@ class Enrolled:
 def file_version(path: str | os.PathLike[str]) -> str:
     data, _ = read_file(path, 1 << 30)
     return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _no_file_there(folder: Path) -> None:
+    """A person's folder cannot be made where the dataset holds a file of that name.
+
+    Raises:
+        NameTaken: there is a file (or link) of that name in the dataset.
+    """
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise NameTaken(f"{folder.name!r} is a file in the dataset folder, not a person's "
+                        "folder; pick another name")  # fmt: skip
 
 
 def name_faces(
@@ -416,6 +427,7 @@ class LiveGallery:
             folder = self.dataset / person
             if person in self._snapshot.people:
                 return False
+            _no_file_there(folder)
             folder.mkdir(parents=True, exist_ok=True)
             fsync_folder(self.dataset)
             snap = self._snapshot
@@ -442,6 +454,7 @@ class LiveGallery:
             existing = next((f for f in self._snapshot.faces if f.relpath == relpath), None)
             if existing is not None:
                 return Enrolled(existing, False)
+            _no_file_there(self.dataset / person)
             record = enrol_photo(self._store, self.dataset, person, data, suffix, image, found)
             self._note_own_write()
             gen = self._snapshot.generation + 1
@@ -506,7 +519,10 @@ class LiveGallery:
             snap = self._snapshot
             if old not in snap.people:
                 return "unknown"
-            if new in snap.people or (self.dataset / new).exists():
+            if new in snap.people:
+                return "exists"
+            _no_file_there(self.dataset / new)
+            if (self.dataset / new).exists():
                 return "exists"
             source = self.dataset / old
             if source.is_dir():

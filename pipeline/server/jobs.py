@@ -31,6 +31,10 @@ class Limits:
     faces: int = 50
     rate: float = 10.0  # requests a second per client address; 0 = no limit
     burst: int = 20
+    # request bodies held at once by every request together (a chunked body counts as the
+    # upload limit until read): three full uploads; more are answered 503 busy
+    in_flight_bytes: int = 60 << 20
+    body_seconds: float = 30.0  # a whole body must arrive within this, or 408
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,11 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+# A made-up method must not become a label value: 100,000 requests with new methods made
+# 100,004 series (21 MB) before.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
     """ASGI middleware counting every request by route template (not raw path, which would
     let a client grow the label set without bound) and its latency."""
@@ -62,5 +67,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, record)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import FaceRecError, ImageError, NoFaceError
+from ..errors import FaceRecError, ImageError, NameTaken, NoFaceError
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,10 @@ def install(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
         return error_response(422, "bad_request", message[:300])
+
+    @app.exception_handler(NameTaken)
+    async def name_taken(request: Request, err: NameTaken) -> JSONResponse:
+        return error_response(409, "name_taken", str(err))
 
     @app.exception_handler(NoFaceError)
     async def no_face(request: Request, err: NoFaceError) -> JSONResponse:

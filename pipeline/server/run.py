@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +73,40 @@ def close(service: Service) -> None:
     service.pool.close()
 
 
-def run(service: Service, host: str, port: int, access_log: bool = True) -> None:
-    """Serve until SIGINT or SIGTERM (uvicorn finishes the requests in flight first)."""
+def run(
+    service: Service,
+    host: str,
+    port: int,
+    access_log: bool = True,
+    trusted_proxies: Sequence[str] | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM (uvicorn finishes the requests in flight first).
+
+    X-Forwarded-For is believed only from `trusted_proxies`: uvicorn believes it from
+    127.0.0.1 by default, which let any local client pick the address the rate limit counts."""
     import uvicorn
 
+    from .connections import guarded_protocol, raise_open_file_limit
+
+    raise_open_file_limit()
     app = create_app(service)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log,
-                timeout_graceful_shutdown=10, server_header=False)  # fmt: skip
+                timeout_graceful_shutdown=10, server_header=False, http=guarded_protocol(),
+                log_config=log_config(), timeout_keep_alive=5,
+                proxy_headers=bool(trusted_proxies),
+                forwarded_allow_ips=",".join(trusted_proxies or []) or None)  # fmt: skip
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with API keys blanked out of the access log's request lines."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_keys"] = {"()": "pipeline.server.security.RedactKeys"}
+    config["handlers"]["access"]["filters"] = ["redact_keys"]
+    return config
 
 
 def page_url(host: str, port: int) -> str:

@@ -3,9 +3,12 @@ and names that cannot become paths or terminal escapes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import re
 import threading
 import time
 import unicodedata
@@ -20,6 +23,7 @@ from .problems import ApiError
 READ = "read"
 WRITE = "write"
 MAX_NAME = 100
+MAX_NAME_BYTES = 255  # a folder name's limit on every common file system
 
 
 def _digest(key: str) -> bytes:
@@ -64,6 +68,20 @@ class Keys:
         if granted == READ:
             raise ApiError(403, "read_only_key", "this key may read, not change the gallery")
         raise ApiError(401, "wrong_key", "the API key is not valid", {"WWW-Authenticate": "Bearer"})
+
+
+class RedactKeys(logging.Filter):
+    """Blanks the value of every query parameter whose name holds "key" or "token" in
+    uvicorn's access log lines: a client that puts its API key in the URL is refused, but the
+    line would still have carried the key into the log."""
+
+    _SECRET = re.compile(r"([?&][^=&#]*(?:key|token)[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], self._SECRET.sub(r"\1REDACTED", args[2]), *args[3:])
+        return True
 
 
 def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -113,6 +131,8 @@ def check_name(name: str) -> str:
     why = None
     if not name or len(name) > MAX_NAME:
         why = f"a name has 1 to {MAX_NAME} characters"
+    elif len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        why = f"a name takes at most {MAX_NAME_BYTES} bytes as UTF-8 (a folder name's limit)"
     elif "/" in name or "\\" in name:
         why = "a name cannot hold / or \\"
     elif name.startswith("."):
@@ -126,6 +146,124 @@ def check_name(name: str) -> str:
     if why is not None:
         raise ApiError(422, "bad_name", why)
     return name
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Gate:
+    """ASGI middleware that decides about a request before its body is read, so a client
+    without a key cannot make the server hold anything:
+
+    - the rate per client address (429) and the key (401/403: a write key for a route that
+      changes the gallery, any key for the others unless reads are open), from the headers;
+    - the declared length against the upload limit (413);
+    - a global budget of body bytes held at once, by every request together (503 `busy` with
+      Retry-After when a body would pass it);
+    - a deadline for the whole body (408): a half-sent or slower-than-declared body is not
+      waited for past it.
+    The body is then read into memory once (counted against the budget until the response is
+    sent) and handed to the application.
+    """
+
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        keys: Keys,
+        limiter: RateLimiter,
+        limit: int,
+        budget: int,
+        body_seconds: float,
+        writes: Callable[[str, str], bool],
+    ) -> None:
+        self.app, self.keys, self.limiter = app, keys, limiter
+        self.limit, self.budget, self.body_seconds = limit, budget, body_seconds
+        self.writes = writes  # (method, path) -> does this route change the gallery?
+        self.held = 0  # body bytes held by requests in flight
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        try:
+            client = scope["client"][0] if scope.get("client") else "?"
+            self.limiter.check(client)
+            need = WRITE if self.writes(scope["method"], scope["path"]) else READ
+            raw_key = headers.get(b"x-api-key", b"").decode("latin-1") or None
+            bearer = headers.get(b"authorization", b"").decode("latin-1") or None
+            self.keys.require(presented_key(raw_key, bearer), need)
+        except ApiError as err:
+            await _answer(send, err.status, err.code, err.message, err.headers)
+            return
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            mb = self.limit / (1 << 20)
+            await _answer(send, 413, "too_large", f"the request is over the {mb:g} MB upload limit")
+            return
+        claim = int(length) if length is not None else self.limit  # chunked: the worst case
+        if self.held and self.held + claim > self.budget:
+            await _answer(send, 503, "busy", "too many uploads at once; retry in a second",
+                          {"Retry-After": "1"})  # fmt: skip
+            return
+        self.held += claim
+        try:
+            body = await self._read(receive, send)
+            if body is None:
+                return
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+        finally:
+            self.held -= claim
+
+    async def _read(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole body within the deadline and the limit; None after answering why not."""
+        chunks, total = [], 0
+        deadline = asyncio.get_running_loop().time() + self.body_seconds
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(left, 0.001))
+            except asyncio.TimeoutError:
+                await _answer(send, 408, "too_slow",
+                              f"the body did not arrive within {self.body_seconds:g} s")  # fmt: skip
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                mb = self.limit / (1 << 20)
+                await _answer(send, 413, "too_large",
+                              f"the request is over the {mb:g} MB upload limit")  # fmt: skip
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+
+async def _answer(
+    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    """A JSON error sent straight from middleware, closing the connection (its unread body
+    is not waited for)."""
+    body = json.dumps({"error": code, "message": message}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *extra]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
 
 
 Scope = MutableMapping[str, Any]
