@@ -458,7 +458,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         f"{report.fps:.1f} frames/s, latency {report.latency_ms:.0f} ms "
         f"(p95 {report.latency_ms_p95:.0f}), detection every {report.detect_every} frames, "
         f"{report.faces_embedded} faces embedded"
-        + (f", {report.dropped} frames dropped to stay live" if report.dropped else ""),
+        + (f", {report.dropped} frames dropped to stay live" if report.dropped else "")
+        + (f", {report.damaged} damaged frames passed over" if report.damaged else ""),
         f"seen in frames: {names or 'nobody'}",
     ]
     if output:

@@ -276,6 +276,7 @@ class VideoReport:
     timeline: dict[str, list[Any]] = field(default_factory=dict)  # name -> [Appearance]
     source_fps: float = 0.0
     audio: bool = False  # the input's sound was copied into the output video
+    damaged: int = 0  # frames of a file that failed to decode and were passed over
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +293,7 @@ class VideoReport:
             "dropped_frames": self.dropped,
             "source_fps": _round(self.source_fps, 3),
             "audio": self.audio,
+            "damaged_frames": self.damaged,
             "timeline": {n: [a.to_dict() for a in r] for n, r in self.timeline.items()},
         }
 

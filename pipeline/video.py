@@ -121,17 +121,45 @@ def check_video(path: Path | None, frames: int, output: object) -> None:
         )
 
 
-def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[Image, float]]:
-    while True:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            return
-        yield frame, time.perf_counter()
+# A file's frames that fail to decode are passed over, up to this many in a row; OpenCV's read
+# fails on a damaged frame and then reads the next ones (a clip with random bytes in its data:
+# 252 of 275 frames readable, where the first failure used to end the run as "end of stream").
+MAX_DAMAGED_IN_A_ROW = 250
 
 
-def frame_reader(
-    capture: cv2.VideoCapture, live: bool, depth: int = 4
-) -> Prefetcher[tuple[Image, float]]:
+@dataclass
+class FrameSource:
+    """What reading found beyond the frames: damaged ones passed over, and whether the file
+    was read to its end (a live source has no end to reach)."""
+
+    capture: cv2.VideoCapture
+    file: bool
+    damaged: int = 0
+    reached_end: bool = False
+
+    def frames(self) -> Iterator[tuple[Image, float]]:
+        total = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.file else 0
+        failed, stuck_at = 0, -1
+        while True:
+            ok, frame = self.capture.read()
+            if ok and frame is not None:
+                failed = 0
+                yield frame, time.perf_counter()
+                continue
+            position = int(self.capture.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+            # the end: past the frame count (OpenCV's may be one too many), or a read that
+            # moves no further; damage: a failed read that moved on, with frames still ahead
+            if not self.file or position >= total - 1 or position == stuck_at:
+                self.reached_end = self.file and position >= total - 1
+                return
+            if failed >= MAX_DAMAGED_IN_A_ROW:
+                return
+            stuck_at = position
+            failed += 1
+            self.damaged += 1
+
+
+def frame_reader(source: FrameSource, depth: int = 4) -> Prefetcher[tuple[Image, float]]:
     """Frames read on their own thread, so decoding overlaps recognition.
 
     A file is read completely (the reader waits, no frame is skipped). A camera or stream is
@@ -139,7 +167,7 @@ def frame_reader(
     processed is never late. Each frame carries the time it was read, for latency.
     """
     return Prefetcher(
-        _frames(capture), depth, drop_oldest=live, name="capture",
+        source.frames(), depth, drop_oldest=not source.file, name="capture",
         weight=lambda item: item[0].nbytes, budget=DECODED_BUDGET,
     )  # fmt: skip
 
@@ -175,7 +203,8 @@ def recognize_video(
     with ExitStack() as stack:
         stack.callback(capture.release)
         tmp = stack.enter_context(atomic_path(output)) if output is not None else None
-        reader = stack.enter_context(frame_reader(capture, live=kind != "file"))
+        frames = FrameSource(capture, file=kind == "file")
+        reader = stack.enter_context(frame_reader(frames))
         try:
             for frame, read_at in reader:
                 faces = tracker.update(frame)
@@ -199,6 +228,9 @@ def recognize_video(
             if state.frames == 0:
                 raise  # nothing seen yet: no video, the command exits as interrupted
             state.ended_by = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        state.damaged = frames.damaged
+        if state.ended_by == "end of stream" and not frames.reached_end:
+            state.ended_by = f"unreadable after frame {state.frames + frames.damaged}"
         if state.sink is not None:
             state.sink.close()  # every frame handed over is encoded first
             check_video(tmp, state.frames, output)
@@ -224,6 +256,7 @@ class _Run:
     named_frames: dict[str, list[int]] = field(default_factory=dict)
     source_fps: float = 30.0
     audio: bool = False
+    damaged: int = 0
 
     def count(self, faces: list[RecognizedFace], latency: float) -> None:
         for name in {f.match.name for f in faces} - {None}:
@@ -252,6 +285,7 @@ class _Run:
             timeline=timeline(self.named_frames, self.source_fps),
             source_fps=self.source_fps,
             audio=self.audio,
+            damaged=self.damaged,
         )
 
 

@@ -92,3 +92,21 @@ def test_without_ffmpeg_opencv_writes_the_same_webm(capsys, trained, tmp_path, m
     assert doc["frames"] == 60 == int(written.get(cv2.CAP_PROP_FRAME_COUNT))
     assert int(written.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP80"
     assert doc["names"].get("lin_manuel_miranda", 0) >= 15  # on screen in the first 15-20 frames
+
+
+def test_a_damaged_frame_does_not_end_the_video(capsys, trained, tmp_path) -> None:
+    """4,000 random bytes in the clip's frame data: OpenCV fails on a frame at 76 and reads on
+    after it. Every readable frame is processed, the damaged ones are counted, and the run
+    says "end of stream" only when it reached the end (it stopped at 76 and said so before)."""
+    import numpy as np
+
+    data = bytearray(CLIP.read_bytes())
+    data[173112 : 173112 + 4000] = np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    doc = run_json(capsys, "recognize-video", "--input", str(damaged), "--no-output",
+                   "--model", str(trained["model"]))  # fmt: skip
+    assert doc["frames"] >= 250 and doc["damaged_frames"] >= 1
+    reached = doc["frames"] + doc["damaged_frames"] >= 274
+    assert (doc["ended_by"] == "end of stream") == reached, doc["ended_by"]
+    assert doc["names"].get("lin_manuel_miranda", 0) >= 120
