@@ -106,25 +106,42 @@ def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> Non
     svm = state.get("svm")
     inner = getattr(svm, "estimator", None)
     gallery, labels, centres = (state.get(k) for k in ("gallery", "gallery_labels", "centres"))
+    classes = state.get("classes")
+    encoder = state.get("encoder")
+    people = len(classes) if isinstance(classes, list) else -1
+    dim = state.get("dim")
+
+    def units(a: object) -> bool:
+        """A finite 2-D float array of unit rows, `dim` wide: embeddings as save() writes them."""
+        if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"):
+            return False
+        norms = np.linalg.norm(a, axis=1) if a.size else np.zeros(0)
+        return (a.shape[1] == dim and bool(np.all(np.isfinite(a)))
+                and bool(np.all(np.abs(norms - 1.0) < 1e-3)))  # fmt: skip
+
     checks = {
-        "encoder": isinstance(state.get("encoder"), LabelEncoder),
+        "classes": people >= 1 and all(isinstance(c, str) for c in classes),
+        "encoder": isinstance(encoder, LabelEncoder)
+        and [str(c) for c in getattr(encoder, "classes_", [])] == classes,
         "svm": svm is None
-        or (isinstance(svm, CalibratedClassifierCV) and isinstance(inner, SVC | FrozenEstimator)),
+        or (isinstance(svm, CalibratedClassifierCV) and isinstance(inner, SVC | FrozenEstimator)
+            and len(getattr(svm, "classes_", [])) == people),  # fmt: skip
         "mode": state.get("mode") in (MODE_SVM, MODE_NEAREST, MODE_DISTANCE),
         "detector_id": isinstance(state.get("detector_id", LEGACY_DETECTOR), str),
-        "gallery": isinstance(gallery, np.ndarray) and gallery.ndim == 2,
+        "dim": isinstance(dim, int) and dim > 0,
+        "gallery": units(gallery) and len(gallery) >= people,
         "gallery_labels": isinstance(labels, np.ndarray)
         and labels.ndim == 1
+        and labels.dtype.kind in "iu"
         and isinstance(gallery, np.ndarray)
-        and len(labels) == len(gallery),
-        "centres": isinstance(centres, np.ndarray)
-        and centres.ndim == 2
-        and len(centres) == len(state.get("classes") or []),
+        and len(labels) == len(gallery)
+        and set(np.unique(labels).tolist()) == set(range(people)),  # every person has a face
+        "centres": units(centres) and len(centres) == people,
     }
     wrong = [key for key, ok in checks.items() if not ok]
     if wrong:
         raise FaceRecError(
-            f"{path}: not a recognizer file written by facerec train-model "
+            f"{path}: not a recognizer file written by facerec train-model, or damaged "
             f"(unexpected {', '.join(wrong)}); re-run train-model"
         )
 

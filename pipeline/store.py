@@ -246,6 +246,7 @@ class EmbeddingStore:
         self.dim = dim
         self.detector_id = detector_id
         self.all_faces = all_faces
+        self.damaged: dict[str, str] = {}  # relpath -> why its stored row was left out
         self._check_before_opening()
         self._new = not self.path.exists() or self.path.stat().st_size == 0
         self._made_folders = [p for p in reversed(self.path.parents) if not p.exists()]
@@ -403,11 +404,17 @@ class EmbeddingStore:
             ) from err
 
     def known(self) -> dict[str, tuple[str, int, int, str, str | None]]:
-        """relpath -> (sha256, size, mtime_ns, status, reason) for every stored image."""
+        """relpath -> (sha256, size, mtime_ns, status, reason) for every stored image. A row
+        whose embedding is damaged (not `dim` float32 values) is left out, so the next
+        extraction embeds its image again and replaces it."""
         rows = self.conn.execute(
-            "SELECT relpath, sha256, size, mtime_ns, status, reason FROM images"
+            "SELECT relpath, sha256, size, mtime_ns, status, reason, embedding FROM images"
         )
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {
+            r[0]: (r[1], r[2], r[3], r[4], r[5])
+            for r in rows
+            if r[4] != STATUS_OK or self._vector(r[6], r[0]) is not None
+        }
 
     @contextlib.contextmanager
     def bulk_load(self, rows: int) -> Iterator[bool]:
@@ -552,10 +559,39 @@ class EmbeddingStore:
             "SELECT person, embedding, relpath FROM images WHERE status = ? ORDER BY relpath",
             (STATUS_OK,),
         ).fetchall()
-        if not rows:
+        good = [(r, v) for r in rows if (v := self._vector(r[1], r[2])) is not None]
+        if not good:
             return [], np.zeros((0, self.dim), np.float32), []
-        matrix = np.stack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
-        return [r[0] for r in rows], matrix, [r[2] for r in rows]
+        matrix = np.stack([v for _, v in good])
+        return [r[0] for r, _ in good], matrix, [r[2] for r, _ in good]
+
+    def _vector(self, blob: object, relpath: str) -> np.ndarray | None:
+        """A stored embedding, or None (logged once, with its image) when the row is damaged:
+        not `dim` float32 values, not finite, or not of unit length. Commands go on with the
+        other rows; extract-embeddings embeds such an image again."""
+        why = None
+        if not isinstance(blob, bytes) or len(blob) != 4 * self.dim:
+            why = f"{len(blob) if isinstance(blob, bytes) else 0} bytes, not {4 * self.dim}"
+        else:
+            vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+            if not np.all(np.isfinite(vector)) or abs(float(np.linalg.norm(vector)) - 1.0) > 1e-3:
+                why = "not a finite unit vector"
+            else:
+                return vector
+        if relpath not in self.damaged:
+            self.damaged[relpath] = why
+            logging.getLogger(__name__).warning(
+                "%s: the stored embedding of %s is damaged (%s); left out (extract-embeddings "
+                "embeds the image again)", self.path, relpath, why,
+            )  # fmt: skip
+        return None
+
+    def _box(self, text: object) -> list[float] | None:
+        try:
+            box = json.loads(text) if isinstance(text, str) and text else None
+        except ValueError:
+            return None
+        return box if isinstance(box, list) and len(box) == 4 else None
 
     def records(self) -> list[StoredFace]:
         """Every embedded face (with --all-faces, every face of every image) with its person,
@@ -566,9 +602,8 @@ class EmbeddingStore:
             (STATUS_OK,),
         ).fetchall()
         main = [
-            StoredFace(r[0], r[1], json.loads(r[2]) if r[2] else None, r[3],
-                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), 0, r[5])
-            for r in rows
+            StoredFace(r[0], r[1], self._box(r[2]), r[3], v, 0, r[5])
+            for r in rows if (v := self._vector(r[4], r[0])) is not None
         ]  # fmt: skip
         has_extra = self._has_extra_faces()
         extra = (
@@ -581,8 +616,7 @@ class EmbeddingStore:
             else []
         )
         others = [
-            StoredFace(r[0], r[1], json.loads(r[2]), r[3],
-                       np.frombuffer(r[4], dtype="<f4").astype(np.float32), r[5], r[6])
-            for r in extra
+            StoredFace(r[0], r[1], self._box(r[2]), r[3], v, r[5], r[6])
+            for r in extra if (v := self._vector(r[4], f"{r[0]}#{r[5]}")) is not None
         ]  # fmt: skip
         return sorted(main + others, key=lambda f: (f.relpath, f.face))

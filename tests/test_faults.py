@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import BBT, DATASET, EXAMPLES, ROOT, run_json
+from conftest import BBT, DATASET, EXAMPLES, ROOT, copy_dataset, run_json
 
 from pipeline.classify import IdentityClassifier
 from pipeline.cli import main
@@ -245,3 +246,41 @@ def test_a_run_that_fails_before_writing_leaves_nothing(capsys, tmp_path, comman
         assert main([*argv, "--store", str(store)]) == 1
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
         assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_a_damaged_row_in_the_store_is_left_out_and_embedded_again(capsys, tmp_path) -> None:
+    """One stored vector of the wrong length, one of NaNs: train-model, find and export go on
+    without them, saying which rows; extract-embeddings embeds those images again."""
+    dataset = copy_dataset(tmp_path / "dataset")
+    store, model = tmp_path / "e.db", tmp_path / "r.skops"
+    run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", str(store))
+    with sqlite3.connect(store) as conn:
+        conn.execute("UPDATE images SET embedding = X'0000' WHERE relpath = 'obama/obama.jpg'")
+        conn.execute("UPDATE images SET embedding = ? WHERE relpath = 'biden/biden.jpg'",
+                     (np.full(128, np.nan, np.float32).tobytes(),))  # fmt: skip
+    doc = run_json(capsys, "train-model", "-e", str(store), "-r", str(model))
+    assert sum(doc["people"].values()) == 9 and doc["people"]["obama"] == 2
+    found = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-e", str(store), "-k", "9")
+    assert {n["path"] for n in found["neighbours"]}.isdisjoint({"obama/obama.jpg", "biden/biden.jpg"})
+    exported = run_json(capsys, "export", "-e", str(store), "--output", str(tmp_path / "x"))
+    assert exported["faces"] == 9
+    again = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", str(store))
+    assert again["embedded"] == 2 and again["unchanged"] == 9
+    assert run_json(capsys, "export", "-e", str(store), "--output", str(tmp_path / "y"))["faces"] == 11
+
+
+def test_a_damaged_row_is_named_in_one_line(tmp_path) -> None:
+    """What the user sees on stderr: one warning line per damaged row, naming the image."""
+    import subprocess
+    import sys
+
+    dataset = copy_dataset(tmp_path / "dataset", ["obama"])
+    store = tmp_path / "e.db"
+    assert main(["extract-embeddings", "-d", str(dataset), "-e", str(store)]) == 0
+    with sqlite3.connect(store) as conn:
+        conn.execute("UPDATE images SET embedding = X'0000' WHERE relpath = 'obama/obama.jpg'")
+    done = subprocess.run([sys.executable, "-m", "pipeline", "export", "-e", str(store), "-o",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if "damaged" in x]
+    assert "obama/obama.jpg" in line and "2 bytes, not 512" in line

@@ -191,6 +191,36 @@ def test_a_recognizer_file_with_foreign_parts_is_refused(trained, tmp_path, part
         IdentityClassifier.load(bad)
 
 
+DAMAGES = {
+    "centre-width": lambda st: st.update(centres=st["centres"][:, :100]),
+    "nan-centre": lambda st: st["centres"].__setitem__((2, 0), np.nan),
+    "label-out-of-range": lambda st: st["gallery_labels"].__setitem__(0, 99),
+    "class-count": lambda st: st.update(classes=[*st["classes"], "someone_else"]),
+    "gallery-not-unit": lambda st: st.update(gallery=st["gallery"] * 3),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_recognizer_file_with_damaged_arrays_is_refused(capsys, trained, tmp_path, damage) -> None:
+    """Arrays edited past the structure check (a width, a NaN, a label out of range, a class
+    count): refused on load in one line, before any command or the server uses them (a NaN
+    centre loaded silently and that person was never named)."""
+    import skops.io as sio
+
+    from pipeline.classify import IdentityClassifier
+
+    state = IdentityClassifier.load(trained["model"])._state()
+    for key in ("centres", "gallery", "gallery_labels"):
+        state[key] = np.array(state[key])  # writable copies
+    DAMAGES[damage](state)
+    bad = tmp_path / "damaged.skops"
+    sio.dump(state, bad)
+    assert main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bad),
+                 "--no-output"]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "damaged" in err[0] and "re-run train-model" in err[0]
+
+
 def test_names_that_read_as_unknown_or_hold_escapes_are_refused(capsys, tmp_path) -> None:
     dataset = copy_dataset(tmp_path / "dataset", ["obama"])
     for name in ("Unknown", "unknown ", "red\x1b[31mname"):

@@ -385,3 +385,19 @@ def test_an_empty_gallery_starts_learns_and_restarts(recognizer, tmp_path):
         doc = client.post(f"{API}/recognize", files=upload(PENNY[1])).json()
         assert [(f["name"], f["by"]) for f in doc["faces"]] == [("penny", "nearest")]
         assert not paths["model"].exists()  # the refit waits for 30 quiet seconds
+
+
+def test_a_damaged_stored_row_does_not_stop_the_server(trained, recognizer, tmp_path):
+    """The start embeds the image of a damaged row again, and serves every person."""
+    import sqlite3
+
+    from tests.serverkit import gallery_copy
+
+    paths = gallery_copy(trained, tmp_path)
+    with sqlite3.connect(paths["store"]) as conn:
+        conn.execute("UPDATE images SET embedding = X'00' WHERE relpath = 'obama/obama.jpg'")
+    with in_process(None, recognizer, tmp_path, Limits(rate=0), paths=paths) as client:
+        people = {p["name"]: p["faces"] for p in client.get(f"{API}/people").json()["people"]}
+        assert people["obama"] == 3 and len(people) == 6
+        named = client.post(f"{API}/recognize", files=upload(EXAMPLES / "obama1.jpg")).json()
+        assert [f["name"] for f in named["faces"]] == ["obama"]
