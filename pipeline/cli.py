@@ -16,6 +16,7 @@ import math
 import os
 import signal
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -69,12 +70,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _printable(line: str) -> str:
+    """A text line with control characters shown as escapes: a file name holding a terminal
+    escape sequence (\x1b[...) must not reach the terminal raw through a "skipped" line."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in line)
+
+
 def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -> None:
     try:
         if args.json:
             print(json.dumps(_finite(doc), indent=2, ensure_ascii=False, allow_nan=False))
         else:
-            print("\n".join(lines))
+            print("\n".join(_printable(line) for line in lines))
         sys.stdout.flush()  # a closed pipe shows up here, inside main's handlers
     except BrokenPipeError:
         raise
@@ -317,7 +324,8 @@ def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recogniz
     rows = _Rows(args.format, list(FACE_ROW))
     output = None if args.no_output else args.output
     skipped = []
-    for item in recognize_images(list_inputs(targets), recognizer, output, _strangers(args, 0)):
+    inputs = list_inputs(targets, output, getattr(args, "keep_unknown", None))
+    for item in recognize_images(inputs, recognizer, output, _strangers(args, 0)):
         if isinstance(item, Skip):
             rows.write({"path": item.path, "error": item.reason})
             skipped.append(item)
@@ -336,10 +344,10 @@ def run_recognize(
     from .recognize import list_inputs, recognize_images
     from .types import Skip
 
-    inputs = list_inputs(targets)
+    output = None if args.no_output else args.output
+    inputs = list_inputs(targets, output, getattr(args, "keep_unknown", None))
     recognizer = recognizer or _recognizer(args, with_model=True)
     results, skipped = [], []
-    output = None if args.no_output else args.output
     args.kept = _strangers(args, 0)
     for item in recognize_images(inputs, recognizer, output, args.kept):
         (skipped if isinstance(item, Skip) else results).append(item)
@@ -416,7 +424,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     images, skipped, lines = [], [], []
     rows = _Rows(args.format, list(DETECTION_ROW)) if args.format in ("jsonl", "csv") else None
     output = None if args.no_output else args.output
-    for item in detect_images(list_inputs(args.targets), recognizer, output):
+    for item in detect_images(list_inputs(args.targets, output), recognizer, output):
         if isinstance(item, Skip):
             skipped.append(item.to_dict())
             if rows is not None:
@@ -1157,7 +1165,7 @@ def _run(args: argparse.Namespace) -> int:
     except FaceRecError as err:
         if args.verbose:
             log.exception("failed")
-        print(f"error: {err}", file=sys.stderr)
+        print(_printable(f"error: {err}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(_stopped(args, "interrupted"), file=sys.stderr)

@@ -80,9 +80,20 @@ def read_pairs(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> li
     return pairs
 
 
-def _check_rows(rows: list[tuple[Path, Path, bool, int]], p: Path) -> list[tuple[Path, Path, bool]]:
+def _inside(base: Path, path: Path) -> bool:
+    """Whether `path` names a file under `base`, judged on the names (an absolute path or ../
+    that leaves it is outside; links inside it are the user's own business)."""
+    root = os.path.normpath(os.path.abspath(base))
+    return os.path.normpath(os.path.abspath(path)).startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _check_rows(
+    rows: list[tuple[Path, Path, bool, int]], p: Path, base: Path
+) -> list[tuple[Path, Path, bool]]:
     """Refuse a pair listed twice (in either order) or an image paired with itself: each would
-    count one comparison twice, or a trivial one, and inflate the figures without a word.
+    count one comparison twice, or a trivial one, and inflate the figures without a word. And
+    refuse a path outside `base` (--root): a pairs file names images under it, and one handed
+    over by somebody else must not make facerec read files anywhere on the machine.
 
     Raises:
         PairsFileError: naming the line and, for a repeat, the line it repeats.
@@ -91,6 +102,11 @@ def _check_rows(rows: list[tuple[Path, Path, bool, int]], p: Path) -> list[tuple
     for a, b, _, line in rows:
         if "\0" in f"{a}{b}":
             raise PairsFileError(f"{p}:{line}: a path holds a NUL byte")
+        for path in (a, b):
+            if not _inside(base, path):
+                raise PairsFileError(
+                    f"{p}:{line}: {path} is outside --root {base}; pairs name images under it"
+                )
         if a == b:
             raise PairsFileError(f"{p}:{line}: an image paired with itself ({a.name})")
         key = frozenset((a, b))
@@ -131,7 +147,7 @@ def _read_csv(text: str, p: Path, base: Path) -> list[Pair]:
                 raise PairsFileError(f"{p}:{line}: {err}") from err
     except csv.Error as err:  # a field over the csv module's 128 KB limit, a bad quote
         raise PairsFileError(f"{p}:{reader.line_num + 1}: {err}") from err
-    rows = _check_rows(found, p)
+    rows = _check_rows(found, p, base)
     folds = _stratified_folds([s for _, _, s in rows])
     return [Pair(a, b, s, f) for (a, b, s), f in zip(rows, folds, strict=True)]
 
@@ -159,7 +175,7 @@ def _read_lfw(lines: list[str], p: Path, base: Path, header: list[int]) -> list[
                 raise ValueError(f"expected 3 or 4 fields, got {len(f)}")
         except ValueError as err:
             raise PairsFileError(f"{p}:{number}: {err}") from err
-    rows = _check_rows(found, p)
+    rows = _check_rows(found, p, base)
     if per_fold:
         folds = [min(i // per_fold, header[0] - 1) for i in range(len(rows))]
     else:

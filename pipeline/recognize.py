@@ -17,12 +17,17 @@ from .strangers import StrangerKeeper
 from .types import DetectResult, Image, ImageResult, Skip
 
 
-def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
+def list_inputs(
+    targets: Sequence[str | os.PathLike[str]],
+    *outputs: str | os.PathLike[str] | None,
+) -> list[tuple[Path, Path]]:
     """(image, where its annotated copy goes relative to --output) for files and folders mixed.
 
     One folder keeps its layout; with several targets each folder's images go under the
     folder's name, and single files under their own name. A name already taken gets `-2`,
-    `-3` ... before its suffix, so no annotated copy overwrites another.
+    `-3` ... before its suffix, so no annotated copy overwrites another. Images inside the
+    `outputs` folders (annotated copies or kept strangers of an earlier run, when they lie
+    inside a target) are not inputs.
 
     Raises:
         ImageError: a target does not exist, or there is no image in any of them (nothing to
@@ -36,6 +41,9 @@ def list_inputs(targets: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, P
             items += [(p, prefix / p.relative_to(t)) for p in list_images(t)]
         else:
             items += [(p, Path(p.name)) for p in list_images(t)]
+    for output in (o for o in outputs if o is not None):
+        out = os.path.abspath(output).rstrip(os.sep) + os.sep
+        items = [(p, r) for p, r in items if not os.path.abspath(p).startswith(out)]
     if not items:
         where = ", ".join(str(t) for t in targets)
         raise ImageError(f"{where}: no images there (.jpg, .jpeg, .png, .bmp, .webp)")

@@ -248,7 +248,7 @@ class EmbeddingStore:
         self.all_faces = all_faces
         self.damaged: dict[str, str] = {}  # relpath -> why its stored row was left out
         self._check_before_opening()
-        self._new = not self.path.exists() or self.path.stat().st_size == 0
+        self._new = not self.path.exists()
         self._made_folders = [p for p in reversed(self.path.parents) if not p.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = WriterLock(self.path) if writer else None
@@ -319,8 +319,11 @@ class EmbeddingStore:
             return
         if not stat.S_ISREG(st.st_mode):
             raise StoreError(f"{self.path}: not a regular file; pass another --store")
-        if st.st_size == 0:
-            return  # an empty file becomes a new store
+        if st.st_size == 0:  # not a store we made (we never leave one empty): not ours to take
+            raise StoreError(
+                f"{self.path}: an empty file, not a facerec store; delete it to start a new "
+                "store there, or pass another --store"
+            )
         try:
             tables, meta = _peek(self.path)
         except sqlite3.DatabaseError as err:
@@ -567,15 +570,15 @@ class EmbeddingStore:
 
     def _vector(self, blob: object, relpath: str) -> np.ndarray | None:
         """A stored embedding, or None (logged once, with its image) when the row is damaged:
-        not `dim` float32 values, not finite, or not of unit length. Commands go on with the
+        not `dim` float32 values, or not finite ones. Commands go on with the
         other rows; extract-embeddings embeds such an image again."""
         why = None
         if not isinstance(blob, bytes) or len(blob) != 4 * self.dim:
             why = f"{len(blob) if isinstance(blob, bytes) else 0} bytes, not {4 * self.dim}"
         else:
             vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-            if not np.all(np.isfinite(vector)) or abs(float(np.linalg.norm(vector)) - 1.0) > 1e-3:
-                why = "not a finite unit vector"
+            if not np.all(np.isfinite(vector)):
+                why = "values that are not finite numbers"
             else:
                 return vector
         if relpath not in self.damaged:

@@ -372,3 +372,49 @@ def test_a_jpeg_scan_bomb_is_refused_at_once(capsys, tmp_path, trained) -> None:
     normal = tmp_path / "progressive.jpg"
     normal.write_bytes(jpeg_scan_bomb(2000, 2000, 0))
     assert main(["detect", str(normal), "--no-output"]) == 0
+
+
+def test_an_escape_sequence_in_a_file_name_never_reaches_the_terminal(capsys, tmp_path, trained) -> None:
+    """A file named with a terminal escape: the "skipped" line and the error line show it
+    escaped, in text; JSON keeps the name as it is (escaped by JSON itself)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    name = "evil\x1b[2J\x1b[31m.jpg"
+    (folder / name).write_bytes(b"not an image")
+    shutil.copy(EXAMPLES / "obama1.jpg", folder)
+    assert main(["recognize", str(folder), "-r", str(trained["model"]), "--no-output"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "evil\\x1b[2J\\x1b[31m.jpg" in out
+    assert main(["recognize", str(folder / name), "-r", str(trained["model"]), "--no-output"]) == 1
+    assert "\x1b" not in capsys.readouterr().err
+
+
+def test_pairs_outside_the_root_are_refused(capsys, tmp_path) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("path_a,path_b,same\nobama/obama.jpg,/etc/passwd,no\n")
+    assert main(["evaluate-pairs", str(pairs), "--root", str(ROOT / "dataset"), "--no-plots"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/etc/passwd is outside --root" in err[0]
+    pairs.write_text("path_a,path_b,same\nobama/obama.jpg,../examples/obama1.jpg,yes\n")
+    assert main(["evaluate-pairs", str(pairs), "--root", str(ROOT / "dataset"), "--no-plots"]) == 1
+    assert "outside --root" in capsys.readouterr().err
+
+
+def test_an_output_folder_inside_the_input_is_not_read_again(capsys, tmp_path, trained) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "obama1.jpg", folder)
+    argv = ["recognize", str(folder), "-r", str(trained["model"]), "-o", str(folder / "annotated")]
+    for _ in range(2):  # the second run finds the first run's annotated copy in the folder
+        doc = run_json(capsys, *argv)
+        assert [Path(i["path"]).name for i in doc["images"]] == ["obama1.jpg"]
+    assert (folder / "annotated" / "obama1.jpg").is_file()
+
+
+def test_an_empty_file_is_not_taken_for_a_store(capsys, tmp_path) -> None:
+    empty = tmp_path / "notes.txt"
+    empty.touch()
+    assert main(["extract-embeddings", "-d", str(ROOT / "dataset"), "-e", str(empty)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "an empty file, not a facerec store" in err[0]
+    assert empty.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -11,7 +11,7 @@ import pytest
 from conftest import CLIP
 
 from pipeline.prefetch import prefetch
-from pipeline.video import frame_reader
+from pipeline.video import FrameSource, frame_reader
 
 
 def test_prefetch_keeps_order_and_runs_on_another_thread() -> None:
@@ -57,16 +57,17 @@ def test_leaving_early_stops_the_producer() -> None:
 def test_frame_reader_delivers_every_frame_of_a_file_in_order() -> None:
     capture = cv2.VideoCapture(str(CLIP))
     expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    with frame_reader(capture, live=False, depth=2) as reader:
+    source = FrameSource(capture, file=True)
+    with frame_reader(source, depth=2) as reader:
         stamps = [read_at for _, read_at in reader]
     capture.release()
     assert len(stamps) == expected == 275 and stamps == sorted(stamps)
-    assert reader.dropped == 0
+    assert reader.dropped == 0 and source.damaged == 0 and source.reached_end
 
 
 def test_a_live_reader_drops_old_frames_instead_of_falling_behind() -> None:
     capture = cv2.VideoCapture(str(CLIP))  # read as if it were a camera
-    with frame_reader(capture, live=True, depth=2) as reader:
+    with frame_reader(FrameSource(capture, file=False), depth=2) as reader:
         seen = 0
         for _ in reader:
             seen += 1
