@@ -46,6 +46,7 @@ _CLUSTER_METHODS = ("whispers+centres", "whispers", "average", "hdbscan", "dbsca
 DEFAULT_MODEL = "output/recognizer.skops"
 DEFAULT_OUTPUT = "output/recognized"
 _REPO_DIR = Path(__file__).resolve().parent.parent
+_DEMO_DIR = Path(__file__).resolve().parent / "_demo"  # the demo's photos, in an installed wheel
 
 
 def _progress(desc: str) -> Callable[[Iterable[T], int], Iterable[T]]:
@@ -602,7 +603,7 @@ def _bundled(path: str) -> str:
     p = Path(path)
     if p.exists() or p.is_absolute():
         return str(p)
-    for base in (_REPO_DIR, Path(__file__).resolve().parent / "_demo"):
+    for base in (_REPO_DIR, _DEMO_DIR):
         if (base / p).exists():
             return str(base / p)
     raise FaceRecError(f"{path}: no such folder here, in a clone or installed with facerec")

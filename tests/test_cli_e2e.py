@@ -300,3 +300,49 @@ def test_verify_says_which_face_of_a_group_photo_it_compared(capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("different people") and len(out) == 2
     assert "compared its main face [762, 397, 931, 636]" in out[1] and "one of 3" in out[1]
+
+
+def test_records_have_one_shape_per_result_type(capsys, trained, tmp_path) -> None:
+    """--format jsonl|csv: a box is always x1..y2, detect's records carry the landmarks,
+    recognize's the detector score (its CSV had an always-empty score column)."""
+    import csv
+    import io
+
+    from pipeline.types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
+
+    group = str(EXAMPLES / "obama_and_biden.jpg")
+    assert main(["recognize", group, "-r", str(trained["model"]), "--no-output",
+                 "--format", "csv"]) == 0  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == list(FACE_ROW) and len(rows) == 3
+    assert all(float(r["score"]) > 0.7 and int(r["x2"]) > int(r["x1"]) for r in rows)
+    assert main(["detect", group, "--no-output", "--format", "jsonl"]) == 0
+    faces = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(faces) == 3 and set(faces[0]) == set(DETECTION_ROW) - {"error"}
+    assert faces[0]["left_eye_x"] < faces[0]["right_eye_x"]  # image-left first
+    assert main(["find", str(EXAMPLES / "obama1.jpg"), "-e", str(trained["store"]), "-k", "2",
+                 "--format", "jsonl"]) == 0  # fmt: skip
+    near = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [n["rank"] for n in near] == [1, 2] and set(near[0]) == set(NEIGHBOUR_ROW)
+
+
+def test_the_demo_runs_outside_a_clone_on_the_photos_installed_with_it(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    """An installed wheel carries the demo's photos under pipeline/_demo; run from any folder,
+    the demo uses them (it failed with a site-packages path)."""
+    import pipeline.cli as cli
+
+    installed = tmp_path / "site" / "_demo"
+    shutil.copytree(DATASET, installed / "dataset")
+    shutil.copytree(EXAMPLES, installed / "examples")
+    monkeypatch.setattr(cli, "_REPO_DIR", tmp_path / "no-clone")
+    monkeypatch.setattr(cli, "_DEMO_DIR", installed)
+    monkeypatch.chdir(tmp_path)
+    doc = run_json(capsys, "demo")
+    assert doc["extract"]["embedded"] == 11
+    assert {Path(i["path"]).name for i in doc["recognize"]["images"]} == set(EXAMPLE_NAMES)
+    monkeypatch.setattr(cli, "_DEMO_DIR", tmp_path / "nothing")
+    (tmp_path / "output").rename(tmp_path / "first")
+    assert main(["demo"]) == 1
+    assert "dataset: no such folder here, in a clone or installed" in capsys.readouterr().err
