@@ -186,7 +186,7 @@ def test_stdout_on_a_full_disk_is_one_line(trained) -> None:
     ]
 
 
-@pytest.mark.parametrize("delay", [0.15, 0.4, 0.8])
+@pytest.mark.parametrize("delay", [0.15, 0.2, 0.25, 0.4, 0.8])
 def test_ctrl_c_while_starting_is_one_line(tmp_path: Path, delay: float) -> None:
     """Ctrl-C in the first second (while NumPy, OpenCV and scikit-learn load, before the
     command runs) is one line and exit 130, not a 17-28 line traceback."""
