@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 from pipeline.runtimes import available  # noqa: E402
 
 

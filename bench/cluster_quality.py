@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from openset import LFW, OUT, embedded, people_folds  # noqa: E402
 
-from pipeline import models  # noqa: E402
-from pipeline.cluster import METHODS, cluster_vectors, score_clusters  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
+from pipeline.library.cluster import METHODS, cluster_vectors, score_clusters  # noqa: E402
 
 PRECISION_FLOOR = 0.995
 
@@ -74,13 +74,13 @@ def choose(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default=models.DEFAULT_EMBEDDER, choices=sorted(models.EMBEDDERS))
+    ap.add_argument("--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--cuts", nargs="+", type=float,
                     help="default: the embedder's cut -0.15 to +0.15 in steps of 0.025")  # fmt: skip
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    spec = models.embedder_spec(args.embedder)
+    spec = registry.embedder_spec(args.embedder)
     cuts = args.cuts or [round(spec.cluster_distance + 0.025 * i, 3) for i in range(-6, 7)]
     recognizer = FaceRecognizer.from_models_dir(embedder=spec)
     repo_names, repo_x = embedded(repo_faces(), OUT / f"repo-{args.embedder}.db", recognizer)

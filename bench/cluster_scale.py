@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.cluster import DEFAULT_METHOD, METHODS, cluster_vectors, score_clusters  # noqa: E402
-from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
+from pipeline.library.cluster import DEFAULT_METHOD, METHODS, cluster_vectors, score_clusters  # noqa: E402
+from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
 
 
 def synthetic(faces: int, dim: int, seed: int = 0, apart: float = 0.8):  # noqa: ANN201

@@ -20,10 +20,10 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import models  # noqa: E402
-from pipeline.align import face_crops, widen_box  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
+from pipeline.embedders.align import face_crops, widen_box  # noqa: E402
 from pipeline.imageio import iter_dataset, read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 from pipeline.types import Detection  # noqa: E402
 from pipeline.vectors import pairwise_distances  # noqa: E402
 
@@ -87,7 +87,7 @@ def score(recognizer, data, crop) -> tuple[float, float]:
 
 def main() -> None:
     recognizer = FaceRecognizer.from_models_dir()
-    spec = models.EMBEDDERS["facenet"]
+    spec = registry.EMBEDDERS["facenet"]
     bbt = [(p.parent.name, p) for p in sorted((ROOT / "tests/data/bbt").glob("*/*.png"))]
     photos = [(i.person, i.path) for i in iter_dataset(ROOT / "dataset")]
     photos += [(who, ROOT / "examples" / name) for name, who in EXAMPLE_PEOPLE.items()]

@@ -24,9 +24,9 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import models  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 
 GROUPS = ["examples/bbt1.jpg", "examples/obama_and_biden.jpg", "examples/kit_with_rose.jpg"]
 
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     doc: dict[str, dict] = {}
-    for name in models.DETECTORS:
+    for name in registry.DETECTORS:
         recognizer = FaceRecognizer.from_models_dir(detector=name, backend="opencv")
         doc[name] = {label: measure(recognizer, paths) for label, paths in images().items()}
         doc[name]["Hamilton clip"] = measure_clip(recognizer)

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_pairs import labelled  # noqa: E402
 
-from pipeline import models  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.errors import ModelError  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def main() -> None:
         found = base.find_faces(image)
         if found:
             faces.append((image, [max(found, key=lambda d: d.area)]))
-    for name in models.EMBEDDERS:
+    for name in registry.EMBEDDERS:
         try:
             r = FaceRecognizer.from_models_dir(embedder=name)
         except ModelError as err:

@@ -33,12 +33,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import metrics, models  # noqa: E402
-from pipeline.embed import load_embedder  # noqa: E402
-from pipeline.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer, main_face  # noqa: E402
+from pipeline.embedders.cvdnn import load_embedder  # noqa: E402
+from pipeline.evaluation import metrics  # noqa: E402
+from pipeline.evaluation.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
+from pipeline.evaluation.pairsfile import read_pairs  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
-from pipeline.pairs import read_pairs  # noqa: E402
-from pipeline.recognizer import FaceRecognizer, main_face  # noqa: E402
 
 LFW_DEV = ROOT.parent / "shared" / "data" / "lfw-dev"
 VARIANTS = (
@@ -57,14 +58,14 @@ VARIANTS = (
 )
 
 
-def variant_spec(text: str) -> tuple[models.ModelSpec, bool, bool]:
+def variant_spec(text: str) -> tuple[registry.ModelSpec, bool, bool]:
     """The embedder spec a variant string describes, whether it takes the largest face, and
     whether it aligns on the detector's own landmarks."""
     name, _, rest = text.partition(":")
     options = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
     largest = options.pop("largest", "0") == "1"
     detector_points = options.pop("landmarks", "onet") == "yunet"
-    spec = models.embedder_spec(
+    spec = registry.embedder_spec(
         name, options.pop("crop", None), _float(options.pop("margin", None))
     )
     if "flip" in options:
@@ -144,7 +145,7 @@ def main() -> int:
             spec, largest, detector_points = variant_spec(text)
             try:
                 embedder = nets.get(spec) or load_embedder(spec)
-            except models.ModelError as err:
+            except registry.ModelError as err:
                 print(f"{text}: not available ({err})", file=sys.stderr)
                 continue
             nets[spec] = embedder

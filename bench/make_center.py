@@ -24,21 +24,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import models  # noqa: E402
-from pipeline.evaluate import embed_paths  # noqa: E402
+from pipeline import registry  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
+from pipeline.evaluation.evaluate import embed_paths  # noqa: E402
 from pipeline.imageio import list_images  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 
 LFW_IMAGES = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("embedder", choices=sorted(models.EMBEDDERS))
+    parser.add_argument("embedder", choices=sorted(registry.EMBEDDERS))
     parser.add_argument("--root", type=Path, default=LFW_IMAGES)
     parser.add_argument("--out-dir", type=Path, default=ROOT / "models")
     args = parser.parse_args()
-    spec = models.embedder_spec(args.embedder)
+    spec = registry.embedder_spec(args.embedder)
     if spec.center is None:
         raise SystemExit(f"{spec.id} has no center file in its ModelSpec")
     if not args.root.is_dir():

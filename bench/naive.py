@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline import models
+from pipeline import modelfiles, registry  # noqa: E402
 
 CONFIDENCE = 0.5
 
@@ -30,9 +30,9 @@ def resize_width(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (width, int(h * width / float(w))), interpolation=cv2.INTER_AREA)
 
 
-def _read_net(spec: models.ModelSpec) -> cv2.dnn.Net:
+def _read_net(spec: registry.ModelSpec) -> cv2.dnn.Net:
     """cv2.dnn.readNetFromTensorflow with OpenCV's defaults, as the seed scripts call it."""
-    blobs = [np.frombuffer(models.read_verified(f), np.uint8) for f in spec.files]
+    blobs = [np.frombuffer(modelfiles.read_verified(f), np.uint8) for f in spec.files]
     return cv2.dnn.readNetFromTensorflow(*blobs)
 
 
@@ -40,8 +40,8 @@ class NaiveLoop:
     """The seed scripts' state: a detector net and an embedder net, loaded once."""
 
     def __init__(self) -> None:
-        self.detector = _read_net(models.DETECTOR)
-        self.spec = models.embedder_spec("facenet")
+        self.detector = _read_net(registry.DETECTOR)
+        self.spec = registry.embedder_spec("facenet")
         self.embedder = _read_net(self.spec)
 
     def _detections(self, image: np.ndarray) -> np.ndarray:

@@ -40,13 +40,13 @@ from sklearn.model_selection import StratifiedKFold
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import models  # noqa: E402
+from pipeline import registry  # noqa: E402
 from pipeline.calibrate import MIN_IMPOSTORS, MIN_PEOPLE, leave_one_out_scores  # noqa: E402
 from pipeline.classify import IdentityClassifier  # noqa: E402
-from pipeline.evaluate import detection_identification_rate  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
+from pipeline.evaluation.evaluate import detection_identification_rate  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
-from pipeline.store import EmbeddingStore  # noqa: E402
+from pipeline.stores.sqlite import EmbeddingStore  # noqa: E402
 from pipeline.train import default_min_probability  # noqa: E402
 from pipeline.vectors import RULES  # noqa: E402
 
@@ -204,7 +204,7 @@ def choose(sets: dict, folds: list[int], grid: list[tuple]) -> tuple:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default=models.DEFAULT_EMBEDDER, choices=sorted(models.EMBEDDERS))
+    ap.add_argument("--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS))
     ap.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS), choices=CLASSIFIERS)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

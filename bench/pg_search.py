@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 
 
 def real_faces() -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
@@ -52,8 +52,8 @@ def face_distribution(fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lfw = ROOT / "output" / "cluster-bench" / "lfw-dev.db"
     sample = fallback
     if lfw.is_file():
-        from pipeline.models import embedder_spec
-        from pipeline.store import EmbeddingStore
+        from pipeline.registry import embedder_spec
+        from pipeline.stores.sqlite import EmbeddingStore
 
         spec = embedder_spec("facenet")
         with EmbeddingStore(lfw, spec.id, spec.output_dim, writer=False) as store:

@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.extract import BATCH_IMAGES, Seen, Tally, extract_embeddings  # noqa: E402
 from pipeline.extract_ray import NetsRecipe, extract_embeddings_ray, from_row, to_row  # noqa: E402
 from pipeline.imageio import DatasetItem, scan_dataset  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
-from pipeline.store import STATUS_OK, ImageRecord  # noqa: E402
 from pipeline.stores import open_store  # noqa: E402
+from pipeline.stores.sqlite import STATUS_OK, ImageRecord  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
 

@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.classify import IdentityClassifier  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
 from pipeline.recognize import recognize_images  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
-from pipeline.store import EmbeddingStore  # noqa: E402
+from pipeline.stores.sqlite import EmbeddingStore  # noqa: E402
 from pipeline.train import train_model  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"

@@ -45,16 +45,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from naive import NaiveLoop  # noqa: E402
 
-from pipeline import encode  # noqa: E402
-from pipeline.evaluate import embed_paths  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
+from pipeline.evaluation.evaluate import embed_paths  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
 from pipeline.imageio import iter_dataset  # noqa: E402
-from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
+from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
 from pipeline.runtimes import available  # noqa: E402
-from pipeline.store import EmbeddingStore  # noqa: E402
+from pipeline.stores.sqlite import EmbeddingStore  # noqa: E402
 from pipeline.train import fit_classifier  # noqa: E402
-from pipeline.video import recognize_video  # noqa: E402
+from pipeline.video import encode  # noqa: E402
+from pipeline.video.stream import recognize_video  # noqa: E402
 
 CLIP = ROOT / "examples" / "short_hamilton_clip.mp4"
 DEFAULT_SPEC = embedder_spec(DEFAULT_EMBEDDER)

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.classify import IdentityClassifier  # noqa: E402
+from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.imageio import iter_dataset, read_image  # noqa: E402
-from pipeline.recognizer import FaceRecognizer  # noqa: E402
 
 KNOWN = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington",
          "obama1.jpg": "obama"}  # fmt: skip

@@ -1,5 +1,5 @@
 """`python -m pipeline` runs the facerec command line."""
 
-from .entry import main
+from pipeline.entry import main
 
 raise SystemExit(main())

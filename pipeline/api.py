@@ -23,14 +23,14 @@ import os
 import cv2
 import numpy as np
 
-from .classify import IdentityClassifier
-from .errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
-from .imageio import decode_image, read_image
-from .models import chosen_embedder, embedder_spec
-from .recognizer import FaceRecognizer
-from .search import Neighbour, nearest
-from .stores import made_with, open_existing
-from .types import Detection, Embeddings, Image, RecognizedFace, Verification
+from pipeline.classify import IdentityClassifier
+from pipeline.core import FaceRecognizer
+from pipeline.errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
+from pipeline.imageio import decode_image, read_image
+from pipeline.registry import chosen_embedder, embedder_spec
+from pipeline.search import Neighbour, nearest
+from pipeline.stores import made_with, open_existing
+from pipeline.types import Detection, Embeddings, Image, RecognizedFace, Verification
 
 ImageInput = str | os.PathLike[str] | bytes | np.ndarray
 CHANNELS = ("bgr", "rgb")

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import FaceRecError
+from pipeline.errors import FaceRecError
 
 
 def check_writable(target: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .types import Image
+from pipeline.types import Image
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

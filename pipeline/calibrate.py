@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import Embeddings, round_or_none
-from .vectors import (
+from pipeline.types import Embeddings, round_or_none
+from pipeline.vectors import (
     RULE_CENTRE,
     RULE_CENTRE_OR_NEAREST,
     nearest_per_person,

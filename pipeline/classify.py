@@ -31,12 +31,18 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
 
-from .atomic import atomic_path
-from .errors import DatasetError, FaceRecError, ImageError, IncompatibleModelError, NotTrainedError
-from .files import read_file
-from .models import DETECTOR, RETIRED_EMBEDDERS, mismatch_fix
-from .types import Embeddings, Match
-from .vectors import RULE_CENTRE, RULES, person_distances, person_sums, unit_rows
+from pipeline.atomic import atomic_path
+from pipeline.errors import (
+    DatasetError,
+    FaceRecError,
+    ImageError,
+    IncompatibleModelError,
+    NotTrainedError,
+)
+from pipeline.files import read_file
+from pipeline.registry import DETECTOR, RETIRED_EMBEDDERS, mismatch_fix
+from pipeline.types import Embeddings, Match
+from pipeline.vectors import RULE_CENTRE, RULES, person_distances, person_sums, unit_rows
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .calibrate import MIN_IMPOSTORS, MIN_PEOPLE
-from .errors import FaceRecError, Terminated
-from .models import DETECTORS
-from .stores import made_with, open_existing, open_store
-from .types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
-from .version import version
+from pipeline.calibrate import MIN_IMPOSTORS, MIN_PEOPLE
+from pipeline.errors import FaceRecError, Terminated
+from pipeline.registry import DETECTORS
+from pipeline.stores import made_with, open_existing, open_store
+from pipeline.types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
+from pipeline.version import version
 
 log = logging.getLogger("pipeline")
 T = TypeVar("T")
@@ -93,7 +93,7 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], lines: Sequence[str]) -
 def _gallery_embedder(args: argparse.Namespace, store: str | None) -> Any:
     """The embedder spec for a command on a store: --embedder, else the store's, else the
     default for a new gallery."""
-    from .models import chosen_embedder, embedder_spec
+    from pipeline.registry import chosen_embedder, embedder_spec
 
     made = made_with(store) if store is not None else None
     name = chosen_embedder(args.embedder, made[0] if made else None)
@@ -104,9 +104,9 @@ def _recognizer(args: argparse.Namespace, with_model: bool, store: str | None = 
     """The models a command needs. The embedder and the detector are the ones asked for, else
     the ones that made the recognizer file (with_model) or the store, else the defaults: a
     gallery keeps the models it was made with."""
-    from .classify import IdentityClassifier
-    from .models import embedder_spec
-    from .recognizer import FaceRecognizer
+    from pipeline.classify import IdentityClassifier
+    from pipeline.core import FaceRecognizer
+    from pipeline.registry import embedder_spec
 
     classifier = None
     made = made_with(store) if store is not None else None
@@ -139,14 +139,14 @@ def _open_store(path: str, recognizer: Any, all_faces: bool | None = None) -> An
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .extract import extract_embeddings
-    from .imageio import dataset_path
+    from pipeline.extract import extract_embeddings
+    from pipeline.imageio import dataset_path
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     all_faces = True if args.all_faces else None  # None: the store's own way, new: main faces
     args.dataset = dataset_path(args.dataset)  # a URL it cannot read fails before Ray starts
     if args.ray is not None:
-        from .extract_ray import start_ray
+        from pipeline.extract_ray import start_ray
 
         started = start_ray(args.ray)  # before the store opens: a failure leaves nothing open
     try:
@@ -154,7 +154,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             if args.ray is None:
                 report = extract_embeddings(args.dataset, store, recognizer, _progress("embedding"))
             else:
-                from .extract_ray import NetsRecipe, extract_embeddings_ray
+                from pipeline.extract_ray import NetsRecipe, extract_embeddings_ray
 
                 recipe = NetsRecipe.of(recognizer, args.models_dir, store.all_faces)
                 report = extract_embeddings_ray(
@@ -192,8 +192,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from .migrate import migrate_gallery
-    from .models import DEFAULT_EMBEDDER
+    from pipeline.migrate import migrate_gallery
+    from pipeline.registry import DEFAULT_EMBEDDER
 
     args.embedder = args.embedder or DEFAULT_EMBEDDER  # where a gallery moves to
     recognizer = _recognizer(args, with_model=False)
@@ -216,7 +216,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train_model
+    from pipeline.train import train_model
 
     spec = _gallery_embedder(args, args.store)
     with open_existing(args.store, spec.id, spec.output_dim) as store:
@@ -307,7 +307,7 @@ def _strangers(args: argparse.Namespace, gap: float) -> Any:
     """A StrangerKeeper for --keep-unknown DIR, or None."""
     if not getattr(args, "keep_unknown", None):
         return None
-    from .strangers import StrangerKeeper
+    from pipeline.library.strangers import StrangerKeeper
 
     return StrangerKeeper(args.keep_unknown, gap)
 
@@ -319,8 +319,8 @@ def _keep_unknown(p: argparse.ArgumentParser) -> None:
 
 
 def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recognizer: Any) -> int:
-    from .recognize import list_inputs, recognize_images
-    from .types import Skip
+    from pipeline.recognize import list_inputs, recognize_images
+    from pipeline.types import Skip
 
     rows = _Rows(args.format, list(FACE_ROW))
     output = None if args.no_output else args.output
@@ -342,8 +342,8 @@ def _stream_recognize(args: argparse.Namespace, targets: Sequence[str], recogniz
 def run_recognize(
     args: argparse.Namespace, targets: Sequence[str], recognizer: Any = None
 ) -> tuple[list[Any], list[Any]]:
-    from .recognize import list_inputs, recognize_images
-    from .types import Skip
+    from pipeline.recognize import list_inputs, recognize_images
+    from pipeline.types import Skip
 
     output = None if args.no_output else args.output
     inputs = list_inputs(targets, output, getattr(args, "keep_unknown", None))
@@ -388,8 +388,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    from .api import search_store
-    from .imageio import read_image
+    from pipeline.api import search_store
+    from pipeline.imageio import read_image
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     found = search_store(recognizer, read_image(args.image), args.store, args.top_k)
@@ -405,7 +405,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_store
+    from pipeline.export import export_store
 
     spec = _gallery_embedder(args, args.store)
     with open_existing(args.store, spec.id, spec.output_dim) as store:
@@ -418,8 +418,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .recognize import detect_images, list_inputs
-    from .types import Skip
+    from pipeline.recognize import detect_images, list_inputs
+    from pipeline.types import Skip
 
     recognizer = _recognizer(args, with_model=False)
     images, skipped, lines = [], [], []
@@ -448,9 +448,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .audio import ffmpeg_exe
-    from .extras import install_hint
-    from .video import recognize_video
+    from pipeline.extras import install_hint
+    from pipeline.video.audio import ffmpeg_exe
+    from pipeline.video.stream import recognize_video
 
     output = args.output
     if output is None and not args.no_output and Path(args.input).is_file():
@@ -496,8 +496,8 @@ def _pct(value: float | None) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .errors import NoFaceError
-    from .imageio import read_image
+    from pipeline.errors import NoFaceError
+    from pipeline.imageio import read_image
 
     images = [read_image(args.image_a), read_image(args.image_b)]
     recognizer = _recognizer(args, with_model=False)
@@ -521,8 +521,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_pairs
-    from .pairs import read_pairs
+    from pipeline.evaluation.evaluate import evaluate_pairs
+    from pipeline.evaluation.pairsfile import read_pairs
 
     pairs = read_pairs(args.pairs, args.root)
     recognizer = _recognizer(args, with_model=False)
@@ -556,7 +556,7 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_identification
+    from pipeline.evaluation.evaluate import evaluate_identification
 
     recognizer = _recognizer(args, with_model=False)
     spec = recognizer.embedder.spec
@@ -610,9 +610,9 @@ def _bundled(path: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .classify import IdentityClassifier
-    from .extract import extract_embeddings
-    from .train import train_model
+    from pipeline.classify import IdentityClassifier
+    from pipeline.extract import extract_embeddings
+    from pipeline.train import train_model
 
     dataset, examples = _bundled(args.dataset), _bundled(args.examples)
     output = args.output or "output/demo"
@@ -650,7 +650,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _group_name(text: str) -> tuple[int, str]:
     """An argparse type: GROUP=name, the name usable as a dataset folder."""
-    from .extract import name_problem
+    from pipeline.extract import name_problem
 
     gid, sep, name = text.partition("=")
     name = name.strip()
@@ -670,8 +670,8 @@ def _group_ids(text: str) -> list[int]:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from .library import edit_groups, group_library, load_library, name_group
-    from .sheets import write_report
+    from pipeline.library.groups import edit_groups, group_library, load_library, name_group
+    from pipeline.library.sheets import write_report
 
     recognizer = _recognizer(args, with_model=False, store=args.store)
     cut = args.cut if args.cut is not None else recognizer.embedder.spec.cluster_distance
@@ -721,12 +721,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .extras import require
+    from pipeline.extras import require
 
     require("serve", "facerec serve")  # before anything imports fastapi
-    from .server.jobs import Limits
-    from .server.run import build_service, close, dataset_path, key_setup, page_url, run
-    from .server.workers import default_workers
+    from pipeline.server.jobs import Limits
+    from pipeline.server.run import build_service, close, dataset_path, key_setup, page_url, run
+    from pipeline.server.workers import default_workers
 
     setup = key_setup(args.api_key, args.read_key, args.open_reads)
     limits = Limits(

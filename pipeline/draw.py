@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import cv2
 
-from .labels import Placed, Rect, layout
-from .types import Detection, Image, Match, RecognizedFace
+from pipeline.labels import Placed, Rect, layout
+from pipeline.types import Detection, Image, Match, RecognizedFace
 
 KNOWN_COLOUR = (60, 200, 60)  # BGR
 UNKNOWN_COLOUR = (40, 40, 230)

@@ -15,13 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import fsync_folder, write_bytes
-from .boxes import clip_box
-from .errors import FaceRecError
-from .extract import image_record
-from .imageio import DatasetItem
-from .store import EmbeddingStore, ImageRecord
-from .types import Image, ImageFaces
+from pipeline.atomic import fsync_folder, write_bytes
+from pipeline.boxes import clip_box
+from pipeline.errors import FaceRecError
+from pipeline.extract import image_record
+from pipeline.imageio import DatasetItem
+from pipeline.stores.sqlite import EmbeddingStore, ImageRecord
+from pipeline.types import Image, ImageFaces
 
 # How much of the photo around a named face is kept: the face's box grown to 2.5 times its
 # longer side, so that the face is the crop's main face, with context for the detector.

@@ -29,7 +29,7 @@ def _leave(code: int) -> None:
 
 def main() -> int:
     try:
-        from .cli import main as run
+        from pipeline.cli import main as run
 
         code = run()
     except KeyboardInterrupt:  # before cli.main could handle it (it does once a command runs)

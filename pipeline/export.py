@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes
-from .store import EmbeddingStore
+from pipeline.atomic import write_bytes
+from pipeline.stores.sqlite import EmbeddingStore
 
 CSV_FIELDS = ["row", "person", "path", "face", "x1", "y1", "x2", "y2", "score", "embedder_id",
               "detector_id"]  # fmt: skip

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DatasetError, ImageError
-from .files import read_file
-from .imageio import (
+from pipeline.core import FaceRecognizer, main_face
+from pipeline.errors import DatasetError, ImageError
+from pipeline.files import read_file
+from pipeline.imageio import (
     DECODED_BUDGET,
     DatasetItem,
     DatasetScan,
@@ -29,10 +30,9 @@ from .imageio import (
     over_budget,
     scan_dataset,
 )
-from .prefetch import prefetch
-from .recognizer import FaceRecognizer, main_face
-from .store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
-from .types import (
+from pipeline.prefetch import prefetch
+from pipeline.stores.sqlite import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
+from pipeline.types import (
     UNKNOWN,
     Detection,
     Embeddings,
@@ -42,7 +42,7 @@ from .types import (
     Skip,
     Suspect,
 )
-from .vectors import pairwise_distances
+from pipeline.vectors import pairwise_distances
 
 log = logging.getLogger(__name__)
 

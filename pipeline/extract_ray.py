@@ -30,8 +30,9 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from .errors import FaceRecError
-from .extract import (
+from pipeline.core import FaceRecognizer
+from pipeline.errors import FaceRecError
+from pipeline.extract import (
     BATCH_IMAGES,
     Seen,
     Tally,
@@ -41,12 +42,11 @@ from .extract import (
     read_item,
     report,
 )
-from .extras import require
-from .imageio import DatasetItem, DatasetScan, dataset_path, scan_dataset
-from .models import ModelSpec
-from .recognizer import FaceRecognizer
-from .store import EmbeddingStore, ImageRecord, OtherFace
-from .types import ExtractReport
+from pipeline.extras import require
+from pipeline.imageio import DatasetItem, DatasetScan, dataset_path, scan_dataset
+from pipeline.registry import ModelSpec
+from pipeline.stores.sqlite import EmbeddingStore, ImageRecord, OtherFace
+from pipeline.types import ExtractReport
 
 RETRIES = 3  # a batch whose worker dies this many times more ends the run (a poison image)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .errors import FaceRecError
+from pipeline.errors import FaceRecError
 
 # extra -> the top-level modules it installs that the code imports
 EXTRAS: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import ImageError
+from pipeline.errors import ImageError
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 

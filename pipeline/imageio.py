@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlparse
 import cv2
 import numpy as np
 
-from .errors import DatasetError, ImageError
-from .files import read_file
-from .types import Image
+from pipeline.errors import DatasetError, ImageError
+from pipeline.files import read_file
+from pipeline.types import Image
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 # Decoded images stay under this many pixels (150 MB as BGR). Bigger JPEGs are decoded at

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import fsync_folder
-from .errors import StoreError
-from .extract import extract_embeddings
-from .imageio import scan_dataset
-from .recognizer import FaceRecognizer
-from .store import EmbeddingStore, WriterLock
-from .stores import is_url
-from .train import train_model
-from .types import ExtractReport, TrainReport
+from pipeline.atomic import fsync_folder
+from pipeline.core import FaceRecognizer
+from pipeline.errors import StoreError
+from pipeline.extract import extract_embeddings
+from pipeline.imageio import scan_dataset
+from pipeline.stores import is_url
+from pipeline.stores.sqlite import EmbeddingStore, WriterLock
+from pipeline.train import train_model
+from pipeline.types import ExtractReport, TrainReport
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]  # tqdm-like, as extract takes
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import cv2
 
-from .atomic import write_bytes
-from .draw import annotate, draw_detections
-from .errors import FaceRecError, ImageError
-from .imageio import list_images, read_image
-from .recognizer import FaceRecognizer, opencv_failure
-from .strangers import StrangerKeeper
-from .types import DetectResult, Image, ImageResult, Skip
+from pipeline.atomic import write_bytes
+from pipeline.core import FaceRecognizer, opencv_failure
+from pipeline.draw import annotate, draw_detections
+from pipeline.errors import FaceRecError, ImageError
+from pipeline.imageio import list_images, read_image
+from pipeline.library.strangers import StrangerKeeper
+from pipeline.types import DetectResult, Image, ImageResult, Skip
 
 
 def list_inputs(

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .store import StoredFace
-from .types import BOX, Embeddings
-from .vectors import pairwise_distances
+from pipeline.stores.sqlite import StoredFace
+from pipeline.types import BOX, Embeddings
+from pipeline.vectors import pairwise_distances
 
 
 @dataclass(frozen=True, slots=True)

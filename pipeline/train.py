@@ -6,12 +6,12 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from .calibrate import DEFAULT_FAR, SOURCE_USER, Calibration, calibrate_max_distance
-from .classify import IdentityClassifier
-from .errors import DatasetError
-from .store import EmbeddingStore
-from .types import Embeddings, TrainReport
-from .vectors import RULE_CENTRE
+from pipeline.calibrate import DEFAULT_FAR, SOURCE_USER, Calibration, calibrate_max_distance
+from pipeline.classify import IdentityClassifier
+from pipeline.errors import DatasetError
+from pipeline.stores.sqlite import EmbeddingStore
+from pipeline.types import Embeddings, TrainReport
+from pipeline.vectors import RULE_CENTRE
 
 
 def default_min_probability(people: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import Embeddings
+from pipeline.types import Embeddings
 
 
 def unit_rows(vectors: NDArray[np.floating]) -> Embeddings:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.recognizer import FaceRecognizer
+from pipeline.core import FaceRecognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "dataset"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline import models
+from pipeline import registry
+from pipeline.core import FaceRecognizer
 from pipeline.errors import ModelError
 from pipeline.imageio import read_image
-from pipeline.recognizer import FaceRecognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "reference_embeddings.json"
@@ -28,8 +28,8 @@ def reference_vectors() -> dict[str, dict]:
     every detector (the crops, hence the vectors, depend on the detector's boxes)."""
     out = {}
     image = read_image(ROOT / IMAGE)
-    for name in models.EMBEDDERS:
-        for detector in models.DETECTORS:
+    for name in registry.EMBEDDERS:
+        for detector in registry.DETECTORS:
             try:
                 recognizer = FaceRecognizer.from_models_dir(
                     embedder=name, detector=detector, backend="opencv"

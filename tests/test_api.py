@@ -100,8 +100,8 @@ def test_find_puts_an_obama_image_first(capsys, trained) -> None:
 
 
 def test_export_round_trips(capsys, trained, tmp_path) -> None:
-    from pipeline.models import DEFAULT_EMBEDDER, embedder_spec
-    from pipeline.store import EmbeddingStore
+    from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec
+    from pipeline.stores.sqlite import EmbeddingStore
 
     out = tmp_path / "export"
     doc = run_json(capsys, "export", "--store", str(trained["store"]), "--output", str(out))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.cluster import SINGLETON, cluster_vectors, score_clusters
+from pipeline.library.cluster import SINGLETON, cluster_vectors, score_clusters
 from tests.conftest import BBT, EXAMPLES, run_json
 
 CAST = ["amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart"]

@@ -22,8 +22,8 @@ from conftest import BBT, DATASET, EXAMPLES, ROOT, copy_dataset, run_json
 from pipeline.classify import IdentityClassifier
 from pipeline.cli import main
 from pipeline.errors import IncompatibleModelError
-from pipeline.models import DEFAULT_EMBEDDER, embedder_spec
-from pipeline.store import EmbeddingStore
+from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec
+from pipeline.stores.sqlite import EmbeddingStore
 
 pytestmark = pytest.mark.slow  # kills and restarts runs over a few hundred images
 

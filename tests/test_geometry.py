@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.align import ARCFACE_TEMPLATE, crop_padded, similarity_matrix, widen_box
 from pipeline.boxes import clip_box
-from pipeline.landmarks import square_box
+from pipeline.detectors.landmarks import square_box
+from pipeline.embedders.align import ARCFACE_TEMPLATE, crop_padded, similarity_matrix, widen_box
 
 
 def test_widen_box_leaves_margin_fraction_of_the_crop() -> None:

@@ -256,7 +256,7 @@ def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
     capsys, tmp_path: Path, monkeypatch, trained
 ) -> None:
     """OpenCV's own out-of-memory error (cv2.error) on one image used to end the whole run."""
-    from pipeline.recognizer import FaceRecognizer
+    from pipeline.core import FaceRecognizer
 
     dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
     poisoned = cv2.imread(str(dataset / "obama" / "obama2.jpg")).shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.metrics import (
+from pipeline.evaluation.metrics import (
     accuracy_at,
     best_threshold,
     best_threshold_interval,

@@ -15,8 +15,8 @@ from conftest import DATASET, EXAMPLE_NAMES, EXAMPLES, copy_dataset, names_in, r
 
 from pipeline.classify import IdentityClassifier
 from pipeline.cli import main
-from pipeline.models import embedder_spec
-from pipeline.store import EmbeddingStore
+from pipeline.registry import embedder_spec
+from pipeline.stores.sqlite import EmbeddingStore
 
 FACENET = embedder_spec("facenet").id
 SFACE = embedder_spec("sface").id

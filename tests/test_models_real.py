@@ -12,29 +12,29 @@ import numpy as np
 import pytest
 from conftest import BBT, DATASET, EXAMPLES, ROOT
 
-from pipeline import models
+from pipeline import modelfiles, registry
+from pipeline.core import FaceRecognizer
 from pipeline.errors import ModelChecksumError, ModelError, ModelNotFoundError
 from pipeline.imageio import read_image
-from pipeline.recognizer import FaceRecognizer
 from pipeline.vectors import pairwise_distances
 
 
 def test_a_changed_model_file_is_refused_with_both_hashes(tmp_path: Path) -> None:
-    source = models.locate(models.DETECTOR.files[1])
+    source = modelfiles.locate(registry.DETECTOR.files[1])
     damaged = tmp_path / source.name
     shutil.copy(source, damaged)
     with damaged.open("ab") as handle:
         handle.write(b"\n")
-    with pytest.raises(ModelChecksumError, match=models.DETECTOR.files[1].sha256[:12]):
-        models.read_verified(models.DETECTOR.files[1], tmp_path)
+    with pytest.raises(ModelChecksumError, match=registry.DETECTOR.files[1].sha256[:12]):
+        modelfiles.read_verified(registry.DETECTOR.files[1], tmp_path)
 
 
 def test_a_missing_model_file_names_where_it_looked_and_the_fix(tmp_path: Path) -> None:
-    missing = models.ModelFile(
+    missing = registry.ModelFile(
         "absent.onnx", "0" * 64, package="no_such_pkg", requirement="no-such-pkg==1"
     )
     with pytest.raises(ModelNotFoundError, match="pip install 'no-such-pkg==1'"):
-        models.locate(missing, tmp_path)
+        modelfiles.locate(missing, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def _embedding(recognizer, path: Path) -> np.ndarray:
 
 
 def test_same_person_is_closer_than_max_distance_and_strangers_farther(recognizer) -> None:
-    limit = models.EMBEDDERS["facenet"].max_distance
+    limit = registry.EMBEDDERS["facenet"].max_distance
     obama = [_embedding(recognizer, p) for p in sorted((DATASET / "obama").iterdir())]
     biden = [_embedding(recognizer, p) for p in sorted((DATASET / "biden").iterdir())]
     sheldon = [_embedding(recognizer, p) for p in sorted((BBT / "sheldon").glob("*.png"))[:3]]
@@ -103,8 +103,8 @@ def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch) -> None
 REFERENCE = json.loads((ROOT / "tests" / "data" / "reference_embeddings.json").read_text())
 
 
-@pytest.mark.parametrize("detector", sorted(models.DETECTORS))
-@pytest.mark.parametrize("name", sorted(models.EMBEDDERS))
+@pytest.mark.parametrize("detector", sorted(registry.DETECTORS))
+@pytest.mark.parametrize("name", sorted(registry.EMBEDDERS))
 def test_preprocessing_is_pinned_by_a_reference_vector(name: str, detector: str) -> None:
     """A silent change of colour order, scaling, crop or centre moves this vector far beyond
     1e-4 (prewhitening instead of FaceNet's fixed standardisation moved it by 0.1-0.3).
@@ -123,7 +123,7 @@ def test_sface_crops_equal_opencvs_own_align_crop() -> None:
     5 landmarks must give the same pixels (to one grey level of rounding) and the same vector."""
     recognizer = FaceRecognizer.from_models_dir(embedder="sface")
     spec = recognizer.embedder.spec
-    path = models.verified_path(spec.files[0])
+    path = modelfiles.verified_path(spec.files[0])
     opencv = cv2.FaceRecognizerSF.create(str(path), "")
     compared = 0
     for photo in sorted(DATASET.glob("*/*")):

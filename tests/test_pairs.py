@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.pairs import PairsFileError, parse_same, read_pairs
+from pipeline.evaluation.pairsfile import PairsFileError, parse_same, read_pairs
 
 
 def write(tmp_path: Path, text: str, name: str = "pairs.txt") -> Path:

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from pipeline.models import DEFAULT_EMBEDDER, embedder_spec
-from pipeline.store import STATUS_OK, ImageRecord
+from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec
 from pipeline.stores import open_store
+from pipeline.stores.sqlite import STATUS_OK, ImageRecord
 from tests.conftest import DATASET, EXAMPLES, names_in, run_json
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from conftest import CLIP
 
 from pipeline.prefetch import prefetch
-from pipeline.video import FrameSource, frame_reader
+from pipeline.video.stream import FrameSource, frame_reader
 
 
 def test_prefetch_keeps_order_and_runs_on_another_thread() -> None:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import BBT, DATASET
 
-from pipeline import models
+from pipeline import registry
+from pipeline.core import FaceRecognizer
 from pipeline.errors import ModelError
 from pipeline.imageio import read_image
-from pipeline.recognizer import FaceRecognizer
 from pipeline.runtimes import available, choose_backend
 
 needs_openvino = pytest.mark.skipif(
@@ -31,9 +31,9 @@ def real_crops(recognizer: FaceRecognizer) -> np.ndarray:
 @pytest.mark.slow
 @needs_openvino
 def test_openvino_embeddings_equal_opencv_ones() -> None:
-    from pipeline.embed import load_embedder
+    from pipeline.embedders.cvdnn import load_embedder
 
-    spec = models.embedder_spec("facenet")  # OpenVINO cannot read SFace's int8 file (runs FaceNet)
+    spec = registry.embedder_spec("facenet")  # OpenVINO cannot read SFace's int8 file (runs FaceNet)
     opencv = load_embedder(spec, backend="opencv")
     openvino = load_embedder(spec, backend="openvino")
     crops = real_crops(FaceRecognizer.from_models_dir(embedder=spec, backend="opencv"))
@@ -46,7 +46,7 @@ def test_openvino_embeddings_equal_opencv_ones() -> None:
 
 
 def test_auto_takes_the_fastest_installed_backend() -> None:
-    facenet, dlib = models.embedder_spec("facenet"), models.embedder_spec("dlib")
+    facenet, dlib = registry.embedder_spec("facenet"), registry.embedder_spec("dlib")
     assert choose_backend(facenet) == ("openvino" if available("openvino") else "opencv")
     assert choose_backend(dlib) == "opencv"  # dlib runs in dlib; no other backend applies
     assert choose_backend(facenet, "opencv") == "opencv"
@@ -61,7 +61,7 @@ def test_the_converted_model_is_cached_and_checked(tmp_path, monkeypatch) -> Non
     from pipeline.runtimes.openvino import OpenVinoRunner
 
     monkeypatch.setenv("FACEREC_CACHE", str(tmp_path))
-    spec = models.embedder_spec("facenet")
+    spec = registry.embedder_spec("facenet")
     blob = np.random.default_rng(0).uniform(-1, 1, (2, 3, 160, 160)).astype(np.float32)
     first = OpenVinoRunner(spec).run(blob)
     weights = next(tmp_path.glob("*.bin"))

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from pipeline.models import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
-from pipeline.store import EmbeddingStore  # noqa: E402
+from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402
+from pipeline.stores.sqlite import EmbeddingStore  # noqa: E402
 from tests.conftest import BBT
 from tests.serverkit import Server, gallery_copy, running
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import IncompatibleModelError, StoreError
-from pipeline.store import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
 from pipeline.stores import made_with, open_existing, open_store
+from pipeline.stores.sqlite import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

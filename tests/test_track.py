@@ -8,7 +8,7 @@ import pytest
 from conftest import CLIP
 
 from pipeline.classify import IdentityClassifier
-from pipeline.track import FaceTracker, iou, match_boxes
+from pipeline.video.track import FaceTracker, iou, match_boxes
 
 
 def box(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:

@@ -52,7 +52,7 @@ def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> 
     frames written; a silent input gives a silent output, without a warning."""
     import subprocess
 
-    from pipeline.audio import ffmpeg_exe
+    from pipeline.video.audio import ffmpeg_exe
 
     exe = ffmpeg_exe()
     if exe is None:
@@ -82,7 +82,7 @@ def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> 
 def test_without_ffmpeg_opencv_writes_the_same_webm(capsys, trained, tmp_path, monkeypatch) -> None:
     """The default install has no FFmpeg binary: OpenCV's own VP8 writer, on the encoder
     thread, writes the same format and every frame."""
-    import pipeline.encode
+    import pipeline.video.encode
 
     monkeypatch.setattr(pipeline.encode, "ffmpeg_exe", lambda: None)
     output = tmp_path / "clip.webm"

@@ -1,6 +1,6 @@
 """Face detectors: each turns a BGR image into Detections (box, score), best first.
 
-Two are shipped, described by data in models.DETECTORS: the ResNet-10 SSD of the design card
+Two are shipped, described by data in registry.DETECTORS: the ResNet-10 SSD of the design card
 (`ssd`) and OpenCV's YuNet (`yunet`). Which one made a store's crops is recorded in the store.
 """
 
@@ -9,22 +9,22 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from .. import models
-from ..errors import ModelError
-from ..types import Detection, Image
-from .ssd import SsdDetector
-from .yunet import YunetDetector
+from pipeline import modelfiles, registry
+from pipeline.detectors.ssd import SsdDetector
+from pipeline.detectors.yunet import YunetDetector
+from pipeline.errors import ModelError
+from pipeline.types import Detection, Image
 
 
 class Detector(Protocol):
-    spec: models.ModelSpec
+    spec: registry.ModelSpec
     confidence: float
 
     def detect(self, image: Image, thorough: bool = True) -> list[Detection]: ...
 
 
 def load_detector(
-    spec: models.ModelSpec,
+    spec: registry.ModelSpec,
     models_dir: str | os.PathLike[str] | None = None,
     confidence: float | None = None,
 ) -> Detector:
@@ -32,9 +32,9 @@ def load_detector(
     spec's own measured threshold."""
     threshold = spec.confidence if confidence is None else confidence
     if spec.format == "yunet":
-        return YunetDetector(models.read_verified(spec.files[0], models_dir), spec, threshold)
+        return YunetDetector(modelfiles.read_verified(spec.files[0], models_dir), spec, threshold)
     if spec.format == "tensorflow":
-        return SsdDetector(models.load_net(spec, models_dir), spec, threshold)
+        return SsdDetector(modelfiles.load_net(spec, models_dir), spec, threshold)
     raise ModelError(f"{spec.id}: no detector reads the format {spec.format!r}")
 
 

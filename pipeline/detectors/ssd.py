@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..boxes import clip_box, iou, shrink
-from ..models import ModelSpec
-from ..types import Detection, Image
+from pipeline.boxes import clip_box, iou, shrink
+from pipeline.registry import ModelSpec
+from pipeline.types import Detection, Image
 
 # This SSD sometimes emits "ghost" boxes far outside the frame (seen on tight face crops);
 # a box reaching further than this fraction beyond an edge is dropped.

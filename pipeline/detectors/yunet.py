@@ -11,9 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..boxes import clip_box, shrink
-from ..models import ModelSpec
-from ..types import Detection, Image
+from pipeline.boxes import clip_box, shrink
+from pipeline.registry import ModelSpec
+from pipeline.types import Detection, Image
 
 
 class YunetDetector:

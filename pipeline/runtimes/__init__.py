@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .. import models
-from ..errors import ModelError
-from ..extras import install_hint, installed
+from pipeline import modelfiles, registry
+from pipeline.errors import ModelError
+from pipeline.extras import install_hint, installed
 
 BACKENDS = ("opencv", "openvino")
 
@@ -29,7 +29,7 @@ def available(backend: str) -> bool:
     return backend == "opencv" or installed(backend)
 
 
-def choose_backend(spec: models.ModelSpec, requested: str = "auto") -> str:
+def choose_backend(spec: registry.ModelSpec, requested: str = "auto") -> str:
     """The backend to run `spec` with: `requested`, or with "auto" the fastest installed one
     the spec supports (measured: OpenVINO runs FaceNet in 0.6x cv2.dnn's time here).
 
@@ -50,7 +50,7 @@ def choose_backend(spec: models.ModelSpec, requested: str = "auto") -> str:
 
 
 def load_runner(
-    spec: models.ModelSpec,
+    spec: registry.ModelSpec,
     models_dir: str | os.PathLike[str] | None = None,
     backend: str = "auto",
     batch_size: int = 8,
@@ -58,9 +58,9 @@ def load_runner(
     """The spec's net loaded (sha256-checked) into the chosen backend."""
     chosen = choose_backend(spec, backend)
     if chosen == "openvino":
-        from .openvino import OpenVinoRunner
+        from pipeline.runtimes.openvino import OpenVinoRunner
 
         return OpenVinoRunner(spec, models_dir, batch_size)
-    from .opencv import CvDnnRunner
+    from pipeline.runtimes.opencv import CvDnnRunner
 
-    return CvDnnRunner(models.load_net(spec, models_dir), spec, batch_size)
+    return CvDnnRunner(modelfiles.load_net(spec, models_dir), spec, batch_size)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import ModelSpec
+from pipeline.registry import ModelSpec
 
 
 class CvDnnRunner:

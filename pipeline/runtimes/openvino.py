@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import models
-from ..atomic import write_bytes
-from ..errors import FaceRecError, ModelError
+from pipeline import modelfiles, registry
+from pipeline.atomic import write_bytes
+from pipeline.errors import FaceRecError, ModelError
 
 
 class OpenVinoRunner:
@@ -35,7 +35,7 @@ class OpenVinoRunner:
 
     def __init__(
         self,
-        spec: models.ModelSpec,
+        spec: registry.ModelSpec,
         models_dir: str | os.PathLike[str] | None = None,
         batch_size: int = 8,
     ) -> None:
@@ -80,7 +80,7 @@ def cache_dir() -> Path:
     return Path(base) / "facerec"
 
 
-def _paths(spec: models.ModelSpec) -> dict[str, Path]:
+def _paths(spec: registry.ModelSpec) -> dict[str, Path]:
     """The cache's .xml, .bin and .sha256 files for this model and this OpenVINO."""
     import openvino as ov
 
@@ -93,7 +93,7 @@ def _digests(xml: Path, weights: Path) -> dict[str, str]:
     return {p.suffix: hashlib.sha256(p.read_bytes()).hexdigest() for p in (xml, weights)}
 
 
-def _cached(spec: models.ModelSpec) -> Any | None:
+def _cached(spec: registry.ModelSpec) -> Any | None:
     """The converted model from the cache, if it is there and whole; else None."""
     import openvino as ov
 
@@ -107,11 +107,11 @@ def _cached(spec: models.ModelSpec) -> Any | None:
         return None
 
 
-def _convert(spec: models.ModelSpec, models_dir: str | os.PathLike[str] | None) -> Any:
+def _convert(spec: registry.ModelSpec, models_dir: str | os.PathLike[str] | None) -> Any:
     """Convert the checked, patched graph, batch size free, and try to cache the result."""
     import openvino as ov
 
-    data = models.read_verified(spec.files[0], models_dir)
+    data = modelfiles.read_verified(spec.files[0], models_dir)
     with tempfile.TemporaryDirectory(prefix="facerec-ov-") as folder:
         graph = Path(folder) / spec.files[0].name  # convert_model reads a path
         graph.write_bytes(data)

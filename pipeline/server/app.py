@@ -19,17 +19,17 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ..imageio import read_image
-from ..types import RecognizedFace
-from ..vectors import pairwise_distances
-from ..version import version
-from . import jobs
-from .gallery import Face, LiveGallery, face_id
-from .jobs import Limits
-from .metrics import Metrics, MetricsMiddleware
-from .problems import ApiError, install
-from .security import READ, WRITE, Gate, Keys, RateLimiter, check_name, presented_key
-from .workers import RecognizerPool
+from pipeline.imageio import read_image
+from pipeline.server import jobs
+from pipeline.server.gallery import Face, LiveGallery, face_id
+from pipeline.server.jobs import Limits
+from pipeline.server.problems import ApiError, install
+from pipeline.server.prometheus import Metrics, MetricsMiddleware
+from pipeline.server.security import READ, WRITE, Gate, Keys, RateLimiter, check_name, presented_key
+from pipeline.server.workers import RecognizerPool
+from pipeline.types import RecognizedFace
+from pipeline.vectors import pairwise_distances
+from pipeline.version import version
 
 STATIC = Path(__file__).parent / "static"
 API = "/api/v1"

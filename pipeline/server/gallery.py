@@ -31,19 +31,19 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..atomic import fsync_folder
-from ..classify import IdentityClassifier
-from ..enrol import enrol_photo, enrolment_relpath
-from ..errors import DatasetError, NameTaken, StoreError
-from ..extract import extract_embeddings
-from ..files import read_file
-from ..models import ModelSpec
-from ..recognizer import FaceRecognizer
-from ..search import Neighbour
-from ..stores import is_url, open_store
-from ..train import fit_classifier
-from ..types import Embeddings, ExtractReport, Image, ImageFaces, Match
-from ..vectors import pairwise_distances
+from pipeline.atomic import fsync_folder
+from pipeline.classify import IdentityClassifier
+from pipeline.core import FaceRecognizer
+from pipeline.enrol import enrol_photo, enrolment_relpath
+from pipeline.errors import DatasetError, NameTaken, StoreError
+from pipeline.extract import extract_embeddings
+from pipeline.files import read_file
+from pipeline.registry import ModelSpec
+from pipeline.search import Neighbour
+from pipeline.stores import is_url, open_store
+from pipeline.train import fit_classifier
+from pipeline.types import Embeddings, ExtractReport, Image, ImageFaces, Match
+from pipeline.vectors import pairwise_distances
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

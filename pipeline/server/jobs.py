@@ -10,14 +10,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..boxes import iou
-from ..draw import annotate
-from ..enrol import crop_around, png_bytes
-from ..errors import ImageError
-from ..imageio import decode_image, header_size
-from ..recognizer import FaceRecognizer, main_face, opencv_failure
-from ..types import Detection, Embeddings, Image, ImageFaces, RecognizedFace
-from .problems import ApiError
+from pipeline.boxes import iou
+from pipeline.core import FaceRecognizer, main_face, opencv_failure
+from pipeline.draw import annotate
+from pipeline.enrol import crop_around, png_bytes
+from pipeline.errors import ImageError
+from pipeline.imageio import decode_image, header_size
+from pipeline.server.problems import ApiError
+from pipeline.types import Detection, Embeddings, Image, ImageFaces, RecognizedFace
 
 _SUFFIXES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"BM": ".bmp"}
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import FaceRecError, ImageError, NameTaken, NoFaceError
+from pipeline.errors import FaceRecError, ImageError, NameTaken, NoFaceError
 
 log = logging.getLogger(__name__)
 

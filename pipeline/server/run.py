@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import FaceRecError
-from ..recognizer import FaceRecognizer
-from .app import Service, create_app
-from .gallery import LiveGallery
-from .jobs import Limits
-from .metrics import Metrics
-from .security import Keys, RateLimiter
-from .workers import RecognizerPool
+from pipeline.core import FaceRecognizer
+from pipeline.errors import FaceRecError
+from pipeline.server.app import Service, create_app
+from pipeline.server.gallery import LiveGallery
+from pipeline.server.jobs import Limits
+from pipeline.server.prometheus import Metrics
+from pipeline.server.security import Keys, RateLimiter
+from pipeline.server.workers import RecognizerPool
 
 log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def run(
     127.0.0.1 by default, which let any local client pick the address the rate limit counts."""
     import uvicorn
 
-    from .connections import guarded_protocol, raise_open_file_limit
+    from pipeline.server.connections import guarded_protocol, raise_open_file_limit
 
     raise_open_file_limit()
     app = create_app(service)

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..extract import name_problem
-from .problems import ApiError
+from pipeline.extract import name_problem
+from pipeline.server.problems import ApiError
 
 READ = "read"
 WRITE = "write"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from ..recognizer import FaceRecognizer
+from pipeline.core import FaceRecognizer
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from pipeline.errors import StoreError
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 
@@ -27,10 +27,10 @@ def open_store(
 ) -> Any:
     """The store at `location`: a postgresql:// URL, else a SQLite file path."""
     if is_url(location):
-        from .postgres import PgStore
+        from pipeline.stores.postgres import PgStore
 
         return PgStore(str(location), embedder_id, dim, detector_id, writer, all_faces)
-    from ..store import EmbeddingStore
+    from pipeline.stores.sqlite import EmbeddingStore
 
     return EmbeddingStore(location, embedder_id, dim, detector_id, writer, all_faces)
 
@@ -42,17 +42,17 @@ def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) 
         StoreError: no store there.
     """
     if is_url(location):
-        from .postgres import PgStore
+        from pipeline.stores.postgres import PgStore
 
         if PgStore.made_with(str(location)) is None:
-            from .postgres import redact
+            from pipeline.stores.postgres import redact
 
             raise StoreError(f"{redact(str(location))}: no gallery there (run extract-embeddings "
                              "first), or the server cannot be reached")  # fmt: skip
         return PgStore(str(location), embedder_id, dim, None, writer=False)
     if not Path(location).is_file():
         raise StoreError(f"{location}: no embeddings database (run extract-embeddings first)")
-    from ..store import EmbeddingStore
+    from pipeline.stores.sqlite import EmbeddingStore
 
     return EmbeddingStore(location, embedder_id, dim, None, writer=False)
 
@@ -61,9 +61,9 @@ def made_with(location: str | os.PathLike[str]) -> tuple[str, str] | None:
     """(embedder id, detector id) recorded in the store at `location`, None when there is none
     yet: a gallery keeps the models it was made with."""
     if is_url(location):
-        from .postgres import PgStore
+        from pipeline.stores.postgres import PgStore
 
         return PgStore.made_with(str(location))
-    from ..store import EmbeddingStore
+    from pipeline.stores.sqlite import EmbeddingStore
 
     return EmbeddingStore.made_with(location)

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StoreError
-from ..extras import install_hint
-from ..store import (
+from pipeline.errors import StoreError
+from pipeline.extras import install_hint
+from pipeline.stores.sqlite import (
     APPLICATION,
     STATUS_OK,
     FaceKey,
@@ -30,7 +30,7 @@ from ..store import (
     check_meta,
     new_meta,
 )
-from ..types import Embeddings
+from pipeline.types import Embeddings
 
 SCHEMA_VERSION = 1
 _LOCK = 0x66616365  # "face": the advisory lock writers take for a transaction

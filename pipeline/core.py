@@ -8,14 +8,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from . import models
-from .classify import IdentityClassifier
-from .detectors import Detector, load_detector
-from .embed import AnyEmbedder, load_embedder
-from .errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
-from .landmarks import Landmarker
-from .types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
-from .vectors import pairwise_distances
+from pipeline import modelfiles, registry
+from pipeline.classify import IdentityClassifier
+from pipeline.detectors import Detector, load_detector
+from pipeline.detectors.landmarks import Landmarker
+from pipeline.embedders.cvdnn import AnyEmbedder, load_embedder
+from pipeline.errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
+from pipeline.types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
+from pipeline.vectors import pairwise_distances
 
 _CONFIRM_BELOW = 0.7
 
@@ -59,7 +59,7 @@ class FaceRecognizer:
     def from_models_dir(
         cls,
         models_dir: str | os.PathLike[str] | None = None,
-        embedder: str | models.ModelSpec | None = None,
+        embedder: str | registry.ModelSpec | None = None,
         confidence: float | None = None,
         classifier: IdentityClassifier | None = None,
         detector: str | None = None,
@@ -78,15 +78,15 @@ class FaceRecognizer:
                 (the two detectors' crops move FaceNet's vectors by about 0.2).
         `backend` runs the embedder: "auto" picks the fastest installed runtime (runtimes/).
         """
-        if not isinstance(embedder, models.ModelSpec):
+        if not isinstance(embedder, registry.ModelSpec):
             made = classifier.embedder_id if classifier is not None else None
-            embedder = models.embedder_spec(models.chosen_embedder(embedder, made))
+            embedder = registry.embedder_spec(registry.chosen_embedder(embedder, made))
         spec = embedder
         if classifier is not None and classifier.embedder_id != spec.id:
-            fix = models.mismatch_fix(classifier.embedder_id, spec.id, "recognizer file")
+            fix = registry.mismatch_fix(classifier.embedder_id, spec.id, "recognizer file")
             raise IncompatibleModelError(f"{classifier.path or 'the recognizer'}: {fix}")
         trained_with = classifier.detector_id if classifier is not None else None
-        chosen = models.detector_spec(detector or trained_with or spec.detector)
+        chosen = registry.detector_spec(detector or trained_with or spec.detector)
         if trained_with is not None and chosen.id != trained_with:
             raise IncompatibleModelError(
                 f"{classifier.path or 'the recognizer'}: trained on faces found by {trained_with}, "
@@ -95,7 +95,7 @@ class FaceRecognizer:
             )
         return cls(
             load_detector(chosen, models_dir, confidence),
-            Landmarker(models.load_net(models.LANDMARKER, models_dir), models.LANDMARKER),
+            Landmarker(modelfiles.load_net(registry.LANDMARKER, models_dir), registry.LANDMARKER),
             load_embedder(spec, models_dir, backend),
             classifier,
         )

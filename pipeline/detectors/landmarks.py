@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from .align import crop_padded
-from .models import ModelSpec
-from .types import Detection, Image
+from pipeline.embedders.align import crop_padded
+from pipeline.registry import ModelSpec
+from pipeline.types import Detection, Image
 
 _OUTPUTS = ["dense_5", "dense_6", "softmax_2"]  # box regression (4), points (10), face prob (2)
 

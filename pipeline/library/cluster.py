@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
-from .types import Embeddings
+from pipeline.types import Embeddings
 
 METHODS = ("whispers+centres", "whispers", "average", "hdbscan", "dbscan")
 DEFAULT_METHOD = "whispers+centres"

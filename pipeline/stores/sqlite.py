@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IncompatibleModelError, StoreError
-from .models import DETECTOR, mismatch_fix
-from .types import Embeddings
+from pipeline.errors import IncompatibleModelError, StoreError
+from pipeline.registry import DETECTOR, mismatch_fix
+from pipeline.types import Embeddings
 
 try:
     import fcntl

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes
-from .boxes import iou
-from .enrol import crop_around, png_bytes
-from .types import Image, RecognizedFace
+from pipeline.atomic import write_bytes
+from pipeline.boxes import iou
+from pipeline.enrol import crop_around, png_bytes
+from pipeline.types import Image, RecognizedFace
 
 # Written into a folder of kept strangers: its files' times are sightings, which the cluster
 # report then shows as "seen"; in other photo folders they are only file times.

@@ -8,12 +8,12 @@ from typing import Protocol
 
 import numpy as np
 
-from . import models
-from .align import face_crops
-from .models import ModelSpec
-from .runtimes import Runner, load_runner
-from .types import Detection, Embeddings, Image
-from .vectors import unit_rows
+from pipeline import modelfiles
+from pipeline.embedders.align import face_crops
+from pipeline.registry import ModelSpec
+from pipeline.runtimes import Runner, load_runner
+from pipeline.types import Detection, Embeddings, Image
+from pipeline.vectors import unit_rows
 
 DEFAULT_BATCH = 8
 
@@ -98,8 +98,8 @@ def load_embedder(
     """The embedder a spec describes: a net run by cv2.dnn or a faster installed runtime
     (runtimes/), or dlib's (embed_dlib, optional)."""
     if spec.format == "dlib":
-        from .embed_dlib import DlibEmbedder
+        from pipeline.embedders.dlib import DlibEmbedder
 
         return DlibEmbedder(spec, models_dir)
     runner = load_runner(spec, models_dir, backend, DEFAULT_BATCH)
-    return Embedder(runner, spec, center=models.load_center(spec, models_dir))
+    return Embedder(runner, spec, center=modelfiles.load_center(spec, models_dir))

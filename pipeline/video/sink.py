@@ -14,10 +14,10 @@ import threading
 
 import cv2
 
-from .draw import annotate
-from .encode import FrameWriter
-from .errors import VideoError
-from .types import Image, RecognizedFace
+from pipeline.draw import annotate
+from pipeline.errors import VideoError
+from pipeline.types import Image, RecognizedFace
+from pipeline.video.encode import FrameWriter
 
 _DONE = None
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .boxes import iou
-from .recognizer import FaceRecognizer
-from .types import Detection, Image, Match, RecognizedFace
+from pipeline.boxes import iou
+from pipeline.core import FaceRecognizer
+from pipeline.types import Detection, Image, Match, RecognizedFace
 
 DETECT_EVERY = 3
 VOTES = 5

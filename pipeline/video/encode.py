@@ -21,9 +21,9 @@ from typing import Protocol
 
 import cv2
 
-from .audio import ffmpeg_exe
-from .errors import VideoError
-from .types import Image
+from pipeline.errors import VideoError
+from pipeline.types import Image
+from pipeline.video.audio import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 

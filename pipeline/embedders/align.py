@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from .models import ModelSpec
-from .types import Detection, Image
+from pipeline.registry import ModelSpec
+from pipeline.types import Detection, Image
 
 # ArcFace's 5-point template for a 112x112 crop, as fractions of the side.
 ARCFACE_TEMPLATE = (

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import atomic_path
+from pipeline.atomic import atomic_path
 
 # Above this many people a confusion grid is unreadable (and its canvas grows with the square
 # of the people: 526 people took 24 GB); mistakes_png shows the MAX_BARS most frequent instead.

@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import write_bytes
-from .enrol import crop_around
-from .errors import FaceRecError, ImageError
-from .imageio import read_image
-from .library import Group, Library, face_id
-from .store import StoredFace
-from .types import Image
+from pipeline.atomic import write_bytes
+from pipeline.enrol import crop_around
+from pipeline.errors import FaceRecError, ImageError
+from pipeline.imageio import read_image
+from pipeline.library.groups import Group, Library, face_id
+from pipeline.stores.sqlite import StoredFace
+from pipeline.types import Image
 
 TILE = 112
 COLUMNS = 8

@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import SINGLETON, cluster_vectors
-from .enrol import crop_around, enrol_photo, png_bytes
-from .errors import FaceRecError, ImageError
-from .extract import extract_embeddings
-from .imageio import read_image, scan_library
-from .recognizer import FaceRecognizer
-from .store import EmbeddingStore, FaceKey, StoredFace
-from .strangers import SIGHTINGS
-from .types import Embeddings, ExtractReport
-from .vectors import pairwise_distances, unit_rows
+from pipeline.core import FaceRecognizer
+from pipeline.enrol import crop_around, enrol_photo, png_bytes
+from pipeline.errors import FaceRecError, ImageError
+from pipeline.extract import extract_embeddings
+from pipeline.imageio import read_image, scan_library
+from pipeline.library.cluster import SINGLETON, cluster_vectors
+from pipeline.library.strangers import SIGHTINGS
+from pipeline.stores.sqlite import EmbeddingStore, FaceKey, StoredFace
+from pipeline.types import Embeddings, ExtractReport
+from pipeline.vectors import pairwise_distances, unit_rows
 
 REMOVED = -2  # a face taken out of its group by hand: never grouped again
 

@@ -15,19 +15,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_path
-from .audio import add_audio
-from .draw import annotate
-from .encode import open_writer
-from .errors import Terminated, VideoError
-from .imageio import DECODED_BUDGET, MAX_PIXELS
-from .prefetch import Prefetcher
-from .recognizer import FaceRecognizer
-from .sink import VideoSink
-from .strangers import StrangerKeeper
-from .timeline import timeline
-from .track import DETECT_EVERY, FaceTracker
-from .types import Image, RecognizedFace, VideoReport
+from pipeline.atomic import atomic_path
+from pipeline.core import FaceRecognizer
+from pipeline.draw import annotate
+from pipeline.errors import Terminated, VideoError
+from pipeline.imageio import DECODED_BUDGET, MAX_PIXELS
+from pipeline.library.strangers import StrangerKeeper
+from pipeline.prefetch import Prefetcher
+from pipeline.types import Image, RecognizedFace, VideoReport
+from pipeline.video.audio import add_audio
+from pipeline.video.encode import open_writer
+from pipeline.video.sink import VideoSink
+from pipeline.video.timeline import timeline
+from pipeline.video.track import DETECT_EVERY, FaceTracker
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from .security import Receive, Scope, Send
+from pipeline.server.security import Receive, Scope, Send
 
 
 class Metrics:

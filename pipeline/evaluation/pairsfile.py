@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FaceRecError, ImageError
-from .files import read_file
+from pipeline.errors import FaceRecError, ImageError
+from pipeline.files import read_file
 
 DEFAULT_FOLDS = 10
 _TRUE = {"1", "yes", "true", "same", "y", "t"}

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import models
-from .embed import embed_crops
-from .errors import ModelError
-from .extras import install_hint
-from .models import ModelSpec
-from .types import Detection, Embeddings, Image
+from pipeline import modelfiles
+from pipeline.embedders.cvdnn import embed_crops
+from pipeline.errors import ModelError
+from pipeline.extras import install_hint
+from pipeline.registry import ModelSpec
+from pipeline.types import Detection, Embeddings, Image
 
 
 def import_dlib():  # noqa: ANN201 (dlib has no type stubs)
@@ -37,8 +37,8 @@ class DlibEmbedder:
         dlib = import_dlib()
         self.spec = spec
         self._dlib = dlib
-        net_file, predictor_file = (str(models.verified_path(f, models_dir)) for f in spec.files)
-        self.center = models.load_center(spec, models_dir)
+        net_file, predictor_file = (str(modelfiles.verified_path(f, models_dir)) for f in spec.files)
+        self.center = modelfiles.load_center(spec, models_dir)
         self.net = dlib.face_recognition_model_v1(net_file)
         self.predictor = dlib.shape_predictor(predictor_file)
 
