@@ -43,8 +43,9 @@ def jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A mirrored, slightly shifted, brighter or darker copy."""
     out = image[:, ::-1] if rng.random() < 0.5 else image
     dx, dy = rng.integers(-6, 7, size=2)
-    out = cv2.warpAffine(out, np.float32([[1, 0, dx], [0, 1, dy]]), out.shape[1::-1],
-                         borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    out = cv2.warpAffine(
+        out, np.float32([[1, 0, dx], [0, 1, dy]]), out.shape[1::-1], borderMode=cv2.BORDER_REFLECT
+    )
     return cv2.convertScaleAbs(
         out, alpha=float(rng.uniform(0.8, 1.2)), beta=float(rng.uniform(-20, 20))
     )

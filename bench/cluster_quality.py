@@ -74,10 +74,16 @@ def choose(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS))
+    ap.add_argument(
+        "--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS)
+    )
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    ap.add_argument("--cuts", nargs="+", type=float,
-                    help="default: the embedder's cut -0.15 to +0.15 in steps of 0.025")  # fmt: skip
+    ap.add_argument(
+        "--cuts",
+        nargs="+",
+        type=float,
+        help="default: the embedder's cut -0.15 to +0.15 in steps of 0.025",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     spec = registry.embedder_spec(args.embedder)
@@ -102,39 +108,63 @@ def main() -> int:
         def faces_of(chosen: list[int]) -> np.ndarray:
             return np.isin(folds, chosen)
 
-        sets = {tuple(f for f in range(3) if f != held): faces_of([g for g in range(3) if g != held])
-                for held in range(3)}  # fmt: skip
+        sets = {
+            tuple(f for f in range(3) if f != held): faces_of([g for g in range(3) if g != held])
+            for held in range(3)
+        }
         sets |= {(f,): faces_of([f]) for f in range(3)} | {(0, 1, 2): faces_of([0, 1, 2])}
-        table = {(key, m, c): score(x[mask], names[mask], m, c)
-                 for key, mask in sets.items() for m, c in grid}  # fmt: skip
+        table = {
+            (key, m, c): score(x[mask], names[mask], m, c)
+            for key, mask in sets.items()
+            for m, c in grid
+        }
         doc["held_out"] = []
         for held in range(3):
             tune = tuple(f for f in range(3) if f != held)
             method, cut = choose(table, [tune], grid)
             mask = sets[(held,)]
-            doc["held_out"].append({"fold": held + 1, "faces": int(mask.sum()),
-                                    "people": len(set(names[mask])), "method": method,
-                                    "cut": cut} | table[((held,), method, cut)])  # fmt: skip
+            doc["held_out"].append(
+                {
+                    "fold": held + 1,
+                    "faces": int(mask.sum()),
+                    "people": len(set(names[mask])),
+                    "method": method,
+                    "cut": cut,
+                }
+                | table[((held,), method, cut)]
+            )
         method, cut = choose(table, [(0, 1, 2)], grid)
         everything = sets[(0, 1, 2)]
-        doc["chosen_on_all_folds"] = {"method": method, "cut": cut, "faces": int(everything.sum()),
-                                      "people": len(set(names[everything]))} | table[((0, 1, 2), method, cut)]  # fmt: skip
-        doc["grid"] = [{"folds": [f + 1 for f in key], "method": m, "cut": c} | table[(key, m, c)]
-                       for key, m, c in sorted(table)]  # fmt: skip
+        doc["chosen_on_all_folds"] = {
+            "method": method,
+            "cut": cut,
+            "faces": int(everything.sum()),
+            "people": len(set(names[everything])),
+        } | table[((0, 1, 2), method, cut)]
+        doc["grid"] = [
+            {"folds": [f + 1 for f in key], "method": m, "cut": c} | table[(key, m, c)]
+            for key, m, c in sorted(table)
+        ]
     else:
         print(f"LFW skipped: {LFW} not found", file=sys.stderr)
         method, cut = "average", spec.cluster_distance
-    doc["repository"] = {"method": method, "cut": cut, "faces": len(repo_names),
-                         "people": len(set(repo_names))} | score(repo_x, repo_names, method, cut)  # fmt: skip
+    doc["repository"] = {
+        "method": method,
+        "cut": cut,
+        "faces": len(repo_names),
+        "people": len(set(repo_names)),
+    } | score(repo_x, repo_names, method, cut)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"{spec.id}; choice: best mean F1 with mean precision >= {PRECISION_FLOOR} on two folds")
     print("held-out fold | faces, people | chosen on the other two | B-prec | B-rec | B-F1 | s")
     for r in doc.get("held_out", []):
-        print(f"{r['fold']} | {r['faces']}, {r['people']} | {r['method']} {r['cut']} | "
-              f"{r['bcubed_precision']:.4f} | {r['bcubed_recall']:.4f} | {r['bcubed_f1']:.4f} | "
-              f"{r['seconds']:.2f}")  # fmt: skip
+        print(
+            f"{r['fold']} | {r['faces']}, {r['people']} | {r['method']} {r['cut']} | "
+            f"{r['bcubed_precision']:.4f} | {r['bcubed_recall']:.4f} | {r['bcubed_f1']:.4f} | "
+            f"{r['seconds']:.2f}"
+        )
     if "chosen_on_all_folds" in doc:
         r = doc["chosen_on_all_folds"]
         print(

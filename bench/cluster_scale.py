@@ -58,8 +58,10 @@ def main() -> int:
         same = who[order][1:] == who[order][:-1]
         gaps = np.linalg.norm(vectors[order][1:] - vectors[order][:-1], axis=1)[same]
         lo, hi = np.percentile(gaps, [5, 95])
-        print(f"{n:>6} faces: {min(times):6.2f}-{max(times):6.2f} s  (BCubed P {score.bcubed_precision:.3f} "
-              f"R {score.bcubed_recall:.3f}; one person's photos {lo:.2f}-{hi:.2f} apart, 5-95%)")  # fmt: skip
+        print(
+            f"{n:>6} faces: {min(times):6.2f}-{max(times):6.2f} s  (BCubed P {score.bcubed_precision:.3f} "
+            f"R {score.bcubed_recall:.3f}; one person's photos {lo:.2f}-{hi:.2f} apart, 5-95%)"
+        )
     return 0
 
 

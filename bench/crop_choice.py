@@ -27,8 +27,11 @@ from pipeline.imageio import iter_dataset, read_image  # noqa: E402
 from pipeline.types import Detection  # noqa: E402
 from pipeline.vectors import pairwise_distances  # noqa: E402
 
-EXAMPLE_PEOPLE = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington",
-                  "obama1.jpg": "obama"}  # fmt: skip
+EXAMPLE_PEOPLE = {
+    "alex_lacamoire1.jpg": "alex_lacamoire",
+    "johnsnow_test1.jpg": "kit_harington",
+    "obama1.jpg": "obama",
+}
 
 
 def clipped_crop(image, det: Detection, spec) -> np.ndarray:

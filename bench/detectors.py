@@ -33,9 +33,13 @@ GROUPS = ["examples/bbt1.jpg", "examples/obama_and_biden.jpg", "examples/kit_wit
 
 def images() -> dict[str, list[Path]]:
     every = sorted(
-        [*ROOT.glob("dataset/*/*"), *ROOT.glob("examples/*.jpg"),
-         *ROOT.glob("tests/data/bbt/*.jpg"), *ROOT.glob("tests/data/bbt/*/*.png")]
-    )  # fmt: skip
+        [
+            *ROOT.glob("dataset/*/*"),
+            *ROOT.glob("examples/*.jpg"),
+            *ROOT.glob("tests/data/bbt/*.jpg"),
+            *ROOT.glob("tests/data/bbt/*/*.png"),
+        ]
+    )
     groups = [ROOT / g for g in GROUPS] + sorted(ROOT.glob("tests/data/bbt/bbt*.jpg"))
     return {"repository (62 images)": every, "group photos": groups}
 
@@ -45,8 +49,12 @@ def measure(recognizer: FaceRecognizer, paths: list[Path]) -> dict[str, float]:
     start = time.process_time()
     found = [recognizer.find_faces(image) for image in loaded]
     cpu = time.process_time() - start
-    return {"images": len(paths), "faces": sum(map(len, found)), "cpu_s": cpu,
-            "images_without_face": sum(not f for f in found)}  # fmt: skip
+    return {
+        "images": len(paths),
+        "faces": sum(map(len, found)),
+        "cpu_s": cpu,
+        "images_without_face": sum(not f for f in found),
+    }
 
 
 def measure_clip(recognizer: FaceRecognizer) -> dict[str, float]:
@@ -79,8 +87,12 @@ def main() -> None:
         return
     for name, rows in doc.items():
         for label, row in rows.items():
-            print(f"{name:6s} {label:24s} " + "  ".join(
-                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))  # fmt: skip
+            print(
+                f"{name:6s} {label:24s} "
+                + "  ".join(
+                    f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,10 @@ def main() -> None:
             for i in range(0, len(crops), 8):
                 r.embedder.embed(np.concatenate(crops[i : i + 8]))
             best = min(best, time.perf_counter() - start)
-        print(f"{name} ({r.embedder.spec.id}): {1000 * best / len(faces):.1f} ms/face "
-              f"over {len(faces)} faces, crop and embedding")  # fmt: skip
+        print(
+            f"{name} ({r.embedder.spec.id}): {1000 * best / len(faces):.1f} ms/face "
+            f"over {len(faces)} faces, crop and embedding"
+        )
 
 
 if __name__ == "__main__":

@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import registry  # noqa: E402
 from pipeline.core import FaceRecognizer, main_face  # noqa: E402
-from pipeline.embedders.cvdnn import load_embedder  # noqa: E402
+from pipeline.embedders import load_embedder  # noqa: E402
 from pipeline.evaluation import metrics  # noqa: E402
 from pipeline.evaluation.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
 from pipeline.evaluation.pairsfile import read_pairs  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
+from pipeline.modelfiles import ModelFiles  # noqa: E402
 
 LFW_DEV = ROOT.parent / "shared" / "data" / "lfw-dev"
 VARIANTS = (
@@ -125,8 +126,11 @@ def main() -> int:
         found[path] = base.find_faces(images[path])
         raw[path] = base.detector.detect(images[path])  # the detector's own landmarks
     faces = {p: f for p, f in found.items() if f}
-    print(f"{len(paths)} images, {len(faces)} with a face, detected in "
-          f"{time.perf_counter() - start:.0f} s", file=sys.stderr)  # fmt: skip
+    print(
+        f"{len(paths)} images, {len(faces)} with a face, detected in "
+        f"{time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     rows, nets, measured = [], {}, {}
@@ -144,7 +148,7 @@ def main() -> int:
         else:
             spec, largest, detector_points = variant_spec(text)
             try:
-                embedder = nets.get(spec) or load_embedder(spec)
+                embedder = nets.get(spec) or load_embedder(spec, ModelFiles())
             except registry.ModelError as err:
                 print(f"{text}: not available ({err})", file=sys.stderr)
                 continue
@@ -174,7 +178,7 @@ def main() -> int:
                 float(decided_right(d, same, spec.verify_distance).mean()), 4
             )
             if spec.verify_distance == spec.verify_distance
-            else None,  # fmt: skip
+            else None,
             "auc": round(metrics.roc_auc(d[ok], same[ok]), 4),
             "tar_at_far_1e-3": round(metrics.tar_at_far(d[ok], same[ok], 1e-3), 4),
             "eer": round(metrics.equal_error_rate(d[ok], same[ok]), 4),
@@ -188,9 +192,11 @@ def main() -> int:
     print("| variant | LFW protocol | at default (threshold) | AUC | TAR@FAR1e-3 | EER | ms/face |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['accuracy_lfw']:.2%} +- {r['accuracy_lfw_std']:.2%} "
-              f"(t={r['threshold_lfw']}) | {_pct(r['accuracy_at_default'])} ({r['threshold_default']}) "
-              f"| {r['auc']:.4f} | {r['tar_at_far_1e-3']:.1%} | {r['eer']:.2%} | {r['ms_per_face']} |")  # fmt: skip
+        print(
+            f"| {r['variant']} | {r['accuracy_lfw']:.2%} +- {r['accuracy_lfw_std']:.2%} "
+            f"(t={r['threshold_lfw']}) | {_pct(r['accuracy_at_default'])} ({r['threshold_default']}) "
+            f"| {r['auc']:.4f} | {r['tar_at_far_1e-3']:.1%} | {r['eer']:.2%} | {r['ms_per_face']} |"
+        )
     return 0
 
 

@@ -55,8 +55,10 @@ def main() -> int:
     target = args.out_dir / spec.center.name
     target.write_bytes(buffer.getvalue())
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
-    print(f"{target}: mean of {len(found)} faces ({len(skipped)} images without one), "
-          f"norm {np.linalg.norm(mean):.4f}, sha256 {digest}")  # fmt: skip
+    print(
+        f"{target}: mean of {len(found)} faces ({len(skipped)} images without one), "
+        f"norm {np.linalg.norm(mean):.4f}, sha256 {digest}"
+    )
     return 0
 
 

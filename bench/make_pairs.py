@@ -21,8 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.imageio import iter_dataset  # noqa: E402
 
-EXAMPLE_PEOPLE = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington",
-                  "obama1.jpg": "obama"}  # fmt: skip
+EXAMPLE_PEOPLE = {
+    "alex_lacamoire1.jpg": "alex_lacamoire",
+    "johnsnow_test1.jpg": "kit_harington",
+    "obama1.jpg": "obama",
+}
 
 
 def labelled() -> list[tuple[str, str]]:

@@ -46,9 +46,13 @@ class NaiveLoop:
 
     def _detections(self, image: np.ndarray) -> np.ndarray:
         blob = cv2.dnn.blobFromImage(
-            cv2.resize(image, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0),
-            swapRB=False, crop=False,
-        )  # fmt: skip
+            cv2.resize(image, (300, 300)),
+            1.0,
+            (300, 300),
+            (104.0, 177.0, 123.0),
+            swapRB=False,
+            crop=False,
+        )
         self.detector.setInput(blob)
         return self.detector.forward()
 
@@ -107,8 +111,15 @@ class NaiveLoop:
                 for box, name in found:
                     x1, y1, x2, y2 = box.astype("int")
                     cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 0, 255), 2)
-                    cv2.putText(frame, name, (x1, max(0, y1 - 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                                0.45, (0, 0, 255), 2)  # fmt: skip
+                    cv2.putText(
+                        frame,
+                        name,
+                        (x1, max(0, y1 - 10)),
+                        cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45,
+                        (0, 0, 255),
+                        2,
+                    )
                 if writer is None:
                     h, w = frame.shape[:2]
                     writer = cv2.VideoWriter(output, cv2.VideoWriter_fourcc(*"VP80"), 25, (w, h))

@@ -98,12 +98,21 @@ class Answers:
     svm: list[bool]  # per split: the SVM picked the names (auto and at most 200 people)
 
 
-def answer(x: np.ndarray, names: np.ndarray, folds: np.ndarray, sx: np.ndarray,
-           parts: np.ndarray, k: int, rule: str, method: str) -> Answers:  # fmt: skip
+def answer(
+    x: np.ndarray,
+    names: np.ndarray,
+    folds: np.ndarray,
+    sx: np.ndarray,
+    parts: np.ndarray,
+    k: int,
+    rule: str,
+    method: str,
+) -> Answers:
     """Fit the product's classifier on each split's enrolled faces (no threshold), answer the
     split's test faces and every k-th stranger."""
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("r", "d", "p", "sd", "sp", "ks", "ss",
-                                                          "kf", "sf")}  # fmt: skip
+    cols: dict[str, list[np.ndarray]] = {
+        c: [] for c in ("r", "d", "p", "sd", "sp", "ks", "ss", "kf", "sf")
+    }
     impostors, people, svm = [], [], []
     with warnings.catch_warnings():  # people with fewer photos than splits are expected
         warnings.simplefilter("ignore", UserWarning)
@@ -119,7 +128,9 @@ def answer(x: np.ndarray, names: np.ndarray, folds: np.ndarray, sx: np.ndarray,
         cols["d"].append(np.array([m.distance for m in known]))
         cols["p"].append(np.array([1.0 if m.probability is None else m.probability for m in known]))
         cols["sd"].append(np.array([m.distance for m in alien]))
-        cols["sp"].append(np.array([1.0 if m.probability is None else m.probability for m in alien]))
+        cols["sp"].append(
+            np.array([1.0 if m.probability is None else m.probability for m in alien])
+        )
         cols["ks"].append(np.full(len(test), split))
         cols["ss"].append(np.full(len(own), split))
         cols["kf"].append(folds[test])
@@ -129,8 +140,20 @@ def answer(x: np.ndarray, names: np.ndarray, folds: np.ndarray, sx: np.ndarray,
         people.append(len(set(names[train])))
         svm.append(model.mode == "svm")
     c = {key: np.concatenate(v) for key, v in cols.items()}
-    return Answers(c["r"].astype(bool), c["d"], c["p"], c["sd"], c["sp"], c["ks"], c["ss"],
-                   c["kf"], c["sf"], impostors, people, svm)  # fmt: skip
+    return Answers(
+        c["r"].astype(bool),
+        c["d"],
+        c["p"],
+        c["sd"],
+        c["sp"],
+        c["ks"],
+        c["ss"],
+        c["kf"],
+        c["sf"],
+        impostors,
+        people,
+        svm,
+    )
 
 
 def decide(a: Answers, fold: int, far: float, cap: float) -> tuple[float, float, float]:
@@ -152,8 +175,14 @@ def decide(a: Answers, fold: int, far: float, cap: float) -> tuple[float, float,
     return float(known_ok[k].mean()), float(rejected[s].mean()), dir1
 
 
-def collect(x: np.ndarray, names: np.ndarray, sx: np.ndarray, snames: np.ndarray,
-            fold_of: dict[str, int], candidates: list[tuple[str, str]]) -> dict:  # fmt: skip
+def collect(
+    x: np.ndarray,
+    names: np.ndarray,
+    sx: np.ndarray,
+    snames: np.ndarray,
+    fold_of: dict[str, int],
+    candidates: list[tuple[str, str]],
+) -> dict:
     """{shape: {candidate: [(Answers, fold), ...]}}: every gallery of every shape answered once
     per candidate (the lfw gallery holds every fold's people, each scored in its own fold)."""
     names_sorted = sorted(set(snames))
@@ -163,12 +192,16 @@ def collect(x: np.ndarray, names: np.ndarray, sx: np.ndarray, snames: np.ndarray
     many = np.array([count[n] for n in names])
     rng = np.random.default_rng(0)
     galleries: dict[str, list[tuple[np.ndarray, int, int | None]]] = {
-        "lfw": [(many >= 3, 5, None)], "rich": [], "small": []}  # fmt: skip
+        "lfw": [(many >= 3, 5, None)],
+        "rich": [],
+        "small": [],
+    }
     for f in range(3):
         galleries["rich"].append(((many >= 10) & (folds == f), 10, f))
         pool = sorted(set(names[(many >= 3) & (folds == f)]))
-        galleries["small"] += [(np.isin(names, rng.choice(pool, 6, replace=False)), 5, f)
-                               for _ in range(15)]  # fmt: skip
+        galleries["small"] += [
+            (np.isin(names, rng.choice(pool, 6, replace=False)), 5, f) for _ in range(15)
+        ]
     out: dict = {}
     for shape, sets in galleries.items():
         out[shape] = {}
@@ -183,11 +216,16 @@ def collect(x: np.ndarray, names: np.ndarray, sx: np.ndarray, snames: np.ndarray
     return out
 
 
-def figures(sets: dict, shape: str, folds: list[int], rule: str, method: str, far: float,
-            cap: float) -> tuple[float, float, float]:  # fmt: skip
+def figures(
+    sets: dict, shape: str, folds: list[int], rule: str, method: str, far: float, cap: float
+) -> tuple[float, float, float]:
     """(known, rejected, DIR at FAR 1%) of a candidate on these folds' faces, averaged."""
-    rows = [decide(a, f, far, cap) for a, only in sets[shape][(rule, method)]
-            for f in folds if only is None or only == f]  # fmt: skip
+    rows = [
+        decide(a, f, far, cap)
+        for a, only in sets[shape][(rule, method)]
+        for f in folds
+        if only is None or only == f
+    ]
     return tuple(float(np.mean(col)) for col in zip(*rows, strict=True))  # type: ignore[return-value]
 
 
@@ -204,7 +242,9 @@ def choose(sets: dict, folds: list[int], grid: list[tuple]) -> tuple:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS))
+    ap.add_argument(
+        "--embedder", default=registry.DEFAULT_EMBEDDER, choices=sorted(registry.EMBEDDERS)
+    )
     ap.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS), choices=CLASSIFIERS)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -217,9 +257,13 @@ def main() -> int:
     candidates = list(itertools.product(RULES, args.classifiers))
     sets = collect(x, names, sx, snames, people_folds(LFW / "pairs.txt"), candidates)
     spec = recognizer.embedder.spec
-    doc: dict = {"embedder": spec.id, "faces": len(names), "stranger_faces": len(snames),
-                 "shipped": {"rule": spec.rule, "far": spec.far, "cap": spec.max_distance},
-                 "candidates": []}  # fmt: skip
+    doc: dict = {
+        "embedder": spec.id,
+        "faces": len(names),
+        "stranger_faces": len(snames),
+        "shipped": {"rule": spec.rule, "far": spec.far, "cap": spec.max_distance},
+        "candidates": [],
+    }
     for rule, method in candidates:
         grid = [(rule, method, far, cap) for far in FARS for cap in CAPS]
         row: dict = {"rule": rule, "classifier": method, "held_out": []}
@@ -231,16 +275,23 @@ def main() -> int:
                 | {s: [round(v, 4) for v in figures(sets, s, [f], *best)] for s in SHAPES}
             )
         every = choose(sets, [0, 1, 2], grid)
-        row["chosen_on_all_folds"] = {"far": every[2], "cap": every[3],
-                                      "objective": round(objective(sets, [0, 1, 2], every), 4)}  # fmt: skip
+        row["chosen_on_all_folds"] = {
+            "far": every[2],
+            "cap": every[3],
+            "objective": round(objective(sets, [0, 1, 2], every), 4),
+        }
         doc["candidates"].append(row)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"{spec.id}: {len(names)} gallery faces, {len(snames)} stranger faces; shipped: "
-          f"rule {spec.rule}, far {spec.far}, ceiling {spec.max_distance}")  # fmt: skip
-    print("rule / classifier | held-out fold | far, cap chosen on the other two | "
-          "lfw known/rejected/DIR@1% | rich | small")  # fmt: skip
+    print(
+        f"{spec.id}: {len(names)} gallery faces, {len(snames)} stranger faces; shipped: "
+        f"rule {spec.rule}, far {spec.far}, ceiling {spec.max_distance}"
+    )
+    print(
+        "rule / classifier | held-out fold | far, cap chosen on the other two | "
+        "lfw known/rejected/DIR@1% | rich | small"
+    )
     for row in doc["candidates"]:
         for h in row["held_out"]:
             cells = " | ".join("/".join(f"{v:.4f}" for v in h[s]) for s in SHAPES)
@@ -248,8 +299,10 @@ def main() -> int:
                 f"{row['rule']} / {row['classifier']} | {h['fold']} | {h['far']}, {h['cap']} | {cells}"
             )
         c = row["chosen_on_all_folds"]
-        print(f"{row['rule']} / {row['classifier']} | chosen on all three folds: far {c['far']}, "
-              f"cap {c['cap']} (mean figure {c['objective']:.4f})")  # fmt: skip
+        print(
+            f"{row['rule']} / {row['classifier']} | chosen on all three folds: far {c['far']}, "
+            f"cap {c['cap']} (mean figure {c['objective']:.4f})"
+        )
     return 0
 
 

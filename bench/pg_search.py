@@ -120,8 +120,10 @@ def main() -> int:
     conn.execute("SET maintenance_work_mem = '6GB'")
     conn.execute("SET max_parallel_maintenance_workers = 1")
     start = time.perf_counter()
-    conn.execute("CREATE INDEX ON bench_faces USING hnsw (embedding vector_l2_ops) "
-                 "WITH (m = 16, ef_construction = 64)")  # fmt: skip
+    conn.execute(
+        "CREATE INDEX ON bench_faces USING hnsw (embedding vector_l2_ops) "
+        "WITH (m = 16, ef_construction = 64)"
+    )
     build_s = time.perf_counter() - start
     print(f"HNSW index built in {build_s:.0f} s")
     # queries: the real photos 1 (their person is stored), and stored vectors jittered
@@ -144,9 +146,11 @@ def main() -> int:
                 first_real = args.faces
                 named += found >= first_real and real_names[found - first_real] == asked[i]
         ms = np.array(times) * 1000
-        print(f"ef_search {ef}: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-              f"recall@1 {hits / len(queries):.3f} against exact search; real faces named right "
-              f"{named}/{len(real_queries)}")  # fmt: skip
+        print(
+            f"ef_search {ef}: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+            f"recall@1 {hits / len(queries):.3f} against exact search; real faces named right "
+            f"{named}/{len(real_queries)}"
+        )
     conn.close()
     if server is not None:
         server.cleanup()

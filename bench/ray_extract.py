@@ -57,9 +57,20 @@ def writer_rate(location: str, rows: int, bulk: bool = False, dim: int = 512) ->
     made = []
     for n in range(rows):
         vec = rng.standard_normal(dim).astype(np.float32)
-        record = ImageRecord(f"p{n % 1000}/{n}.jpg", f"p{n % 1000}", f"{n:064x}", 1000, n,
-                             STATUS_OK, None, 1, [1.0, 2.0, 50.0, 60.0], 0.9,
-                             [[10.0, 20.0]] * 5, vec / np.linalg.norm(vec))  # fmt: skip
+        record = ImageRecord(
+            f"p{n % 1000}/{n}.jpg",
+            f"p{n % 1000}",
+            f"{n:064x}",
+            1000,
+            n,
+            STATUS_OK,
+            None,
+            1,
+            [1.0, 2.0, 50.0, 60.0],
+            0.9,
+            [[10.0, 20.0]] * 5,
+            vec / np.linalg.norm(vec),
+        )
         seen = Seen(DatasetItem(record.person, Path(), record.relpath), "new")
         doc, data = to_row(seen, record)
         made.append((doc, data))
@@ -122,8 +133,10 @@ def main() -> int:
                     workers = int(name.split()[1])
                     done = extract_embeddings_ray(work / "data", store, recipe, workers)
                 rates[name].append(count / (time.perf_counter() - start))
-            print(f"run {run + 1} {name}: {rates[name][-1]:.1f} images/s "
-                  f"({done.embedded} embedded)", file=sys.stderr)  # fmt: skip
+            print(
+                f"run {run + 1} {name}: {rates[name][-1]:.1f} images/s ({done.embedded} embedded)",
+                file=sys.stderr,
+            )
     ray.shutdown()
     writer = writer_rates(work, args.writer) if args.writer else {}
     doc = {
@@ -140,8 +153,10 @@ def main() -> int:
     local = statistics.median(rates["local"])
     for name, values in rates.items():
         mid = statistics.median(values)
-        print(f"{name:>14}: {min(values):5.1f}-{max(values):5.1f} images/s "
-              f"(median {mid:.1f}, {mid / local:.2f}x local)")  # fmt: skip
+        print(
+            f"{name:>14}: {min(values):5.1f}-{max(values):5.1f} images/s "
+            f"(median {mid:.1f}, {mid / local:.2f}x local)"
+        )
     for name, rate in writer.items():
         print(f"the driver writing {args.writer} rows into {name}: {rate:,.0f} rows/s")
     return 0

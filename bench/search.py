@@ -51,9 +51,16 @@ def time_queries(
         times.append((time.perf_counter() - t) * 1000)
         right += match.name == names[pick]
     ms = np.array(times)
-    return {"gallery": size, "people": len(set(names)), "fit_s": fit_s,
-            "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-            "worst_ms": float(ms.max()), "right": right, "queries": queries}  # fmt: skip
+    return {
+        "gallery": size,
+        "people": len(set(names)),
+        "fit_s": fit_s,
+        "median_ms": float(np.median(ms)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "worst_ms": float(ms.max()),
+        "right": right,
+        "queries": queries,
+    }
 
 
 def main() -> None:
@@ -68,8 +75,10 @@ def main() -> None:
         f"gallery {r['gallery']} x {args.dim}, {r['people']} people, rule {args.rule}, "
         f"fit {r['fit_s']:.2f} s"
     )
-    print(f"one query: median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, "
-          f"worst {r['worst_ms']:.2f} ms; {r['right']}/{r['queries']} named right")  # fmt: skip
+    print(
+        f"one query: median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, "
+        f"worst {r['worst_ms']:.2f} ms; {r['right']}/{r['queries']} named right"
+    )
 
 
 if __name__ == "__main__":

@@ -103,8 +103,9 @@ async def drive(url: str, bodies: list[tuple[str, bytes]], clients: int, seconds
     turn = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=120,
-                                 limits=limits) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=url, headers={"X-API-Key": KEY}, timeout=120, limits=limits
+    ) as client:
 
         async def one_client() -> None:
             nonlocal turn
@@ -151,9 +152,23 @@ def main() -> int:
         paths = prepare(work)
         cli = cli_rate(paths, images)
         port = _free_port()
-        argv = [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--rate", "0",
-                "--dataset", str(paths["dataset"]), "--store", str(paths["store"]),
-                "--model", str(paths["model"]), "--no-access-log"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "serve",
+            "--port",
+            str(port),
+            "--rate",
+            "0",
+            "--dataset",
+            str(paths["dataset"]),
+            "--store",
+            str(paths["store"]),
+            "--model",
+            str(paths["model"]),
+            "--no-access-log",
+        ]
         if args.workers:
             argv += ["--workers", str(args.workers)]
         env = dict(os.environ, FACEREC_API_KEY=KEY)
@@ -171,8 +186,10 @@ def main() -> int:
                 level = asyncio.run(drive(url, bodies, clients, args.seconds))
                 sampler.stop.set()
                 sampler.join()
-                level |= {"rss_end_mb": round(rss_mb(server.pid), 1),
-                          "rss_peak_mb": round(sampler.peak, 1)}  # fmt: skip
+                level |= {
+                    "rss_end_mb": round(rss_mb(server.pid), 1),
+                    "rss_peak_mb": round(sampler.peak, 1),
+                }
                 levels.append(level)
         finally:
             server.terminate()
@@ -196,12 +213,16 @@ def main() -> int:
     print(f"{len(images)} photos, {doc['cores']} cores")
     print("CLI recognize_images: " + ", ".join(f"{r:.2f}" for r in cli) + " images/s")
     print(f"server resident after warm-up: {warm:.0f} MB")
-    print(f"{'clients':>7} {'req/s':>7} {'vs CLI':>7} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} "
-          f"{'RSS end':>8} {'peak':>6}")  # fmt: skip
+    print(
+        f"{'clients':>7} {'req/s':>7} {'vs CLI':>7} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} "
+        f"{'RSS end':>8} {'peak':>6}"
+    )
     for lv in levels:
-        print(f"{lv['clients']:>7} {lv['requests_per_s']:>7.2f} "
-              f"{lv['requests_per_s'] / best_cli:>6.2f}x {lv['p50_ms']:>8} {lv['p95_ms']:>8} "
-              f"{sum(lv['errors'].values()):>7} {lv['rss_end_mb']:>7.0f}M {lv['rss_peak_mb']:>5.0f}M")  # fmt: skip
+        print(
+            f"{lv['clients']:>7} {lv['requests_per_s']:>7.2f} "
+            f"{lv['requests_per_s'] / best_cli:>6.2f}x {lv['p50_ms']:>8} {lv['p95_ms']:>8} "
+            f"{sum(lv['errors'].values()):>7} {lv['rss_end_mb']:>7.0f}M {lv['rss_peak_mb']:>5.0f}M"
+        )
     return 0
 
 

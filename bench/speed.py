@@ -145,8 +145,11 @@ def bench_extract(repeat: int, runs: int, extra: Path | None) -> dict[str, Any]:
     Variants: the default install (SFace, YuNet, cv2.dnn), the design card's SSD, and FaceNet
     (the earlier default), with the OpenVINO extra when installed (OpenVINO cannot read SFace's
     int8 file)."""
-    variants = [("default", "sface", "yunet", "opencv"), ("ssd", "sface", "ssd", "opencv"),
-                ("facenet", "facenet", "yunet", "opencv")]  # fmt: skip
+    variants = [
+        ("default", "sface", "yunet", "opencv"),
+        ("ssd", "sface", "ssd", "opencv"),
+        ("facenet", "facenet", "yunet", "opencv"),
+    ]
     if available("openvino"):
         variants.append(("facenet-ov", "facenet", "yunet", "openvino"))
     out: dict[str, Any] = {"runs": []}
@@ -158,8 +161,12 @@ def bench_extract(repeat: int, runs: int, extra: Path | None) -> dict[str, Any]:
         for run in range(runs):
             row: dict[str, Any] = {}
             found, naive_s, naive_mb = timed(lambda: NaiveLoop().extract(paths))
-            row["naive"] = {"seconds": naive_s, "images_per_s": len(paths) / naive_s,
-                            "faces": len(found), "peak_mb": naive_mb}  # fmt: skip
+            row["naive"] = {
+                "seconds": naive_s,
+                "images_per_s": len(paths) / naive_s,
+                "faces": len(found),
+                "peak_mb": naive_mb,
+            }
             for name, embedder, detector, backend in variants:
                 store = Path(tmp) / f"{name}-{run}.db"
                 (report, runner), seconds, mb = timed(
@@ -167,10 +174,16 @@ def bench_extract(repeat: int, runs: int, extra: Path | None) -> dict[str, Any]:
                         data, s, e, d, b
                     )
                 )
-                row[name] = {"seconds": seconds, "images_per_s": len(paths) / seconds,
-                             "faces": report.embedded, "peak_mb": mb, "runtime": runner,
-                             "embedder": embedder, "detector": detector,
-                             "ratio": naive_s / seconds}  # fmt: skip
+                row[name] = {
+                    "seconds": seconds,
+                    "images_per_s": len(paths) / seconds,
+                    "faces": report.embedded,
+                    "peak_mb": mb,
+                    "runtime": runner,
+                    "embedder": embedder,
+                    "detector": detector,
+                    "ratio": naive_s / seconds,
+                }
             out["runs"].append(row)
     return out
 
@@ -185,8 +198,9 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
     names = [i.person for i in items if i.path in found]
     gallery = np.concatenate([found[i.path] for i in items if i.path in found])
     spec = recognizer.embedder.spec
-    recognizer.classifier = fit_classifier(gallery, names, spec.max_distance, spec.min_probability,
-                                           far=spec.far, rule=spec.rule)  # fmt: skip
+    recognizer.classifier = fit_classifier(
+        gallery, names, spec.max_distance, spec.min_probability, far=spec.far, rule=spec.rule
+    )
     # the seed's own gallery: its FaceNet vectors of the same photos, its SVC (train_model.py)
     seed_vectors = naive.extract([i.path for i in items])
     seed_names = [i.person for i in items if i.path in seed_vectors]
@@ -201,8 +215,12 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         _, naive_w_s, _ = timed(lambda: naive.video(str(CLIP), seed_name, f"{tmp}/naive.webm"))
         runs: dict[int | str, dict[str, Any]] = {}
-        variants = ((1, None), (3, None), ("webm", f"{tmp}/pipeline.webm"),
-                    ("webm-opencv", f"{tmp}/pipeline-cv.webm"))  # fmt: skip
+        variants = (
+            (1, None),
+            (3, None),
+            ("webm", f"{tmp}/pipeline.webm"),
+            ("webm-opencv", f"{tmp}/pipeline-cv.webm"),
+        )
         for every, output in variants:
             per_frame: list[tuple[str, ...]] = []
             # "webm": FFmpeg encodes when a binary is at hand (the audio extra); "webm-opencv"
@@ -211,30 +229,44 @@ def bench_video(naive: NaiveLoop, recognizer: FaceRecognizer) -> dict[str, Any]:
             with mock.patch.object(encode, "ffmpeg_exe", found_ffmpeg):
                 report, seconds, mb = timed(
                     lambda every=every, per_frame=per_frame, output=output: recognize_video(
-                        str(CLIP), recognizer, output, False, None,
+                        str(CLIP),
+                        recognizer,
+                        output,
+                        False,
+                        None,
                         lambda _i, faces: per_frame.append(_names(faces)),
                         every if isinstance(every, int) else 3,
                     )
-                )  # fmt: skip
-            runs[every] = {"fps": report.frames / seconds, "frames": report.frames,
-                           "faces_embedded": report.faces_embedded, "latency_ms": report.latency_ms,
-                           "latency_ms_p95": report.latency_ms_p95, "peak_mb": mb,
-                           "names": report.names, "per_frame": per_frame}  # fmt: skip
+                )
+            runs[every] = {
+                "fps": report.frames / seconds,
+                "frames": report.frames,
+                "faces_embedded": report.faces_embedded,
+                "latency_ms": report.latency_ms,
+                "latency_ms_p95": report.latency_ms_p95,
+                "peak_mb": mb,
+                "names": report.names,
+                "per_frame": per_frame,
+            }
     agree = sum(a == b for a, b in zip(runs[1]["per_frame"], runs[3]["per_frame"], strict=True))
     frames = len(naive_frames)
     out = {
         "frames": frames,
-        "naive": {"fps": frames / naive_s, "peak_mb": naive_mb,
-                  "faces_embedded": sum(len(f) for f in naive_frames)},
+        "naive": {
+            "fps": frames / naive_s,
+            "peak_mb": naive_mb,
+            "faces_embedded": sum(len(f) for f in naive_frames),
+        },
         "naive_writing_webm": {"fps": frames / naive_w_s},
         "pipeline_every_frame": {k: v for k, v in runs[1].items() if k != "per_frame"},
         "pipeline": {k: v for k, v in runs[3].items() if k != "per_frame"},
         "pipeline_writing_webm": {k: v for k, v in runs["webm"].items() if k != "per_frame"},
-        "pipeline_writing_webm_opencv": {k: v for k, v in runs["webm-opencv"].items()
-                                         if k != "per_frame"},
+        "pipeline_writing_webm_opencv": {
+            k: v for k, v in runs["webm-opencv"].items() if k != "per_frame"
+        },
         "webm_encoder": "ffmpeg" if encode.ffmpeg_exe() else "opencv",
         "agreement_with_every_frame": agree / max(frames, 1),
-    }  # fmt: skip
+    }
     out["ratio"] = out["pipeline"]["fps"] / out["naive"]["fps"]
     out["ratio_every_frame"] = out["pipeline_every_frame"]["fps"] / out["naive"]["fps"]
     out["ratio_writing"] = out["pipeline_writing_webm"]["fps"] / out["naive"]["fps"]
@@ -290,29 +322,40 @@ def main() -> None:
         print(json.dumps(doc, indent=2, default=float))
         return
     e, v, s = doc["extract"], doc["video"], doc["search_100k"]
-    print(f"{doc['cpus']} CPUs ({doc['cpu']}), OpenCV {cv2.__version__}, "
-          f"{doc['opencv_threads']} threads")  # fmt: skip
+    print(
+        f"{doc['cpus']} CPUs ({doc['cpu']}), OpenCV {cv2.__version__}, "
+        f"{doc['opencv_threads']} threads"
+    )
     print(f"extract, {e['images']} full-size photos, model loading included:")
     for n, row in enumerate(e["runs"], start=1):
         for side, x in row.items():
             ratio = f"  ratio {x['ratio']:.2f}x" if "ratio" in x else ""
             how = f" ({x['embedder']}, {x['detector']}, {x['runtime']})" if "runtime" in x else ""
-            print(f"  run {n} {side:10s}{how:30s} {x['images_per_s']:6.1f} images/s  "
-                  f"{x['faces']} faces  peak {x['peak_mb']:.0f} MB{ratio}")  # fmt: skip
+            print(
+                f"  run {n} {side:10s}{how:30s} {x['images_per_s']:6.1f} images/s  "
+                f"{x['faces']} faces  peak {x['peak_mb']:.0f} MB{ratio}"
+            )
     for side in [k for k in e["runs"][0] if k != "naive"]:
         ratios = [row[side]["ratio"] for row in e["runs"]]
         print(f"  {side}: {min(ratios):.2f}-{max(ratios):.2f}x the naive loop ({len(ratios)} runs)")
     print(f"video, {v['frames']} frames of the Hamilton clip:")
-    print(f"  naive             {v['naive']['fps']:6.1f} frames/s  "
-          f"{v['naive']['faces_embedded']} faces embedded  peak {v['naive']['peak_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"  naive             {v['naive']['fps']:6.1f} frames/s  "
+        f"{v['naive']['faces_embedded']} faces embedded  peak {v['naive']['peak_mb']:.0f} MB"
+    )
     print(f"  naive, writing a WebM {v['naive_writing_webm']['fps']:6.1f} frames/s")
-    for key, label in (("pipeline_every_frame", "every frame"), ("pipeline", "tracking (N=3)"),
-                       ("pipeline_writing_webm", f"+ WebM ({v['webm_encoder']})"),
-                       ("pipeline_writing_webm_opencv", "+ WebM (opencv)")):  # fmt: skip
+    for key, label in (
+        ("pipeline_every_frame", "every frame"),
+        ("pipeline", "tracking (N=3)"),
+        ("pipeline_writing_webm", f"+ WebM ({v['webm_encoder']})"),
+        ("pipeline_writing_webm_opencv", "+ WebM (opencv)"),
+    ):
         x = v[key]
-        print(f"  {label:17s} {x['fps']:6.1f} frames/s  {x['faces_embedded']} faces embedded  "
-              f"latency {x['latency_ms']:.0f} ms (p95 {x['latency_ms_p95']:.0f})  "
-              f"peak {x['peak_mb']:.0f} MB  names {x['names']}")  # fmt: skip
+        print(
+            f"  {label:17s} {x['fps']:6.1f} frames/s  {x['faces_embedded']} faces embedded  "
+            f"latency {x['latency_ms']:.0f} ms (p95 {x['latency_ms_p95']:.0f})  "
+            f"peak {x['peak_mb']:.0f} MB  names {x['names']}"
+        )
     print(
         f"  ratio {v['ratio']:.2f}x (every frame: {v['ratio_every_frame']:.2f}x; writing the "
         f"WebM: {v['ratio_writing']:.2f}x the naive loop, {v['ratio_writing_both']:.2f}x the "
@@ -321,8 +364,10 @@ def main() -> None:
         "of frames"
     )
     t = doc["embedder_ms_per_face"]
-    print(f"{recognizer.embedder.spec.id}, batch 8: {t['threads_1']:.1f} ms/face with 1 thread, "
-          f"{t['threads_2']:.1f} with 2")  # fmt: skip
+    print(
+        f"{recognizer.embedder.spec.id}, batch 8: {t['threads_1']:.1f} ms/face with 1 thread, "
+        f"{t['threads_2']:.1f} with 2"
+    )
     print(
         f"1:K search, 100,000 x {DEFAULT_SPEC.output_dim} ({DEFAULT_SPEC.rule}): median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
         f"worst {s['worst_ms']:.2f} ms per query"

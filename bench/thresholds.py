@@ -22,8 +22,11 @@ from pipeline.classify import IdentityClassifier  # noqa: E402
 from pipeline.core import FaceRecognizer  # noqa: E402
 from pipeline.imageio import iter_dataset, read_image  # noqa: E402
 
-KNOWN = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington",
-         "obama1.jpg": "obama"}  # fmt: skip
+KNOWN = {
+    "alex_lacamoire1.jpg": "alex_lacamoire",
+    "johnsnow_test1.jpg": "kit_harington",
+    "obama1.jpg": "obama",
+}
 
 
 def main() -> None:
@@ -51,14 +54,18 @@ def main() -> None:
         [match] = [m for m in model.predict(emb) if m.candidate == person]
         known.append(match.distance)
     s = np.array(strangers)
-    print(f"strangers: {len(s)} faces, nearest {s.min():.3f}, p5 {np.percentile(s, 5):.3f}, "
-          f"median {np.median(s):.3f}")  # fmt: skip
+    print(
+        f"strangers: {len(s)} faces, nearest {s.min():.3f}, p5 {np.percentile(s, 5):.3f}, "
+        f"median {np.median(s):.3f}"
+    )
     print(
         "known (examples/):", ", ".join(f"{k} {d:.3f}" for k, d in zip(KNOWN, known, strict=True))
     )
     for t in np.arange(cap - 0.06, cap + 0.17, 0.02):
-        print(f"max_distance {t:.2f}: strangers rejected {(s > t).mean():.1%}, known named "
-              f"{sum(d <= t for d in known)}/{len(known)}")  # fmt: skip
+        print(
+            f"max_distance {t:.2f}: strangers rejected {(s > t).mean():.1%}, known named "
+            f"{sum(d <= t for d in known)}/{len(known)}"
+        )
 
 
 if __name__ == "__main__":

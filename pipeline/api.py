@@ -53,8 +53,9 @@ def load_image(source: ImageInput, channels: str | None = None) -> Image:
     if not isinstance(source, np.ndarray):
         raise ImageError(f"not an image: {type(source).__name__} (give a path, bytes or an array)")
     if source.dtype != np.uint8 or source.ndim not in (2, 3) or source.size == 0:
-        raise ImageError(f"an image array must be uint8 (H, W) or (H, W, 3), not {source.dtype} "
-                         f"{source.shape}")  # fmt: skip
+        raise ImageError(
+            f"an image array must be uint8 (H, W) or (H, W, 3), not {source.dtype} {source.shape}"
+        )
     if source.ndim == 2:
         return cv2.cvtColor(source, cv2.COLOR_GRAY2BGR)
     if source.shape[2] != 3:
@@ -162,8 +163,10 @@ def search_store(
                 "--detector, or pass another --store"
             )
         if hasattr(opened, "nearest"):
-            return [Neighbour(f.person, f.relpath, d, f.box)
-                    for f, d in opened.nearest(faces.embeddings[0], k)]  # fmt: skip
+            return [
+                Neighbour(f.person, f.relpath, d, f.box)
+                for f, d in opened.nearest(faces.embeddings[0], k)
+            ]
         gallery = opened.records()
     return nearest(faces.embeddings[0], gallery, k)
 

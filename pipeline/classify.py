@@ -122,16 +122,22 @@ def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> Non
         if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"):
             return False
         norms = np.linalg.norm(a, axis=1) if a.size else np.zeros(0)
-        return (a.shape[1] == dim and bool(np.all(np.isfinite(a)))
-                and bool(np.all(np.abs(norms - 1.0) < 1e-3)))  # fmt: skip
+        return (
+            a.shape[1] == dim
+            and bool(np.all(np.isfinite(a)))
+            and bool(np.all(np.abs(norms - 1.0) < 1e-3))
+        )
 
     checks = {
         "classes": people >= 1 and all(isinstance(c, str) for c in classes),
         "encoder": isinstance(encoder, LabelEncoder)
         and [str(c) for c in getattr(encoder, "classes_", [])] == classes,
         "svm": svm is None
-        or (isinstance(svm, CalibratedClassifierCV) and isinstance(inner, SVC | FrozenEstimator)
-            and len(getattr(svm, "classes_", [])) == people),  # fmt: skip
+        or (
+            isinstance(svm, CalibratedClassifierCV)
+            and isinstance(inner, SVC | FrozenEstimator)
+            and len(getattr(svm, "classes_", [])) == people
+        ),
         "mode": state.get("mode") in (MODE_SVM, MODE_NEAREST, MODE_DISTANCE),
         "detector_id": isinstance(state.get("detector_id", LEGACY_DETECTOR), str),
         "dim": isinstance(dim, int) and dim > 0,

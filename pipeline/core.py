@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from pipeline import modelfiles, registry
+from pipeline import registry
 from pipeline.classify import IdentityClassifier
 from pipeline.detectors import Detector, load_detector
 from pipeline.detectors.landmarks import Landmarker
-from pipeline.embedders.cvdnn import AnyEmbedder, load_embedder
+from pipeline.embedders import AnyEmbedder, load_embedder
 from pipeline.errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
+from pipeline.modelfiles import ModelFiles
 from pipeline.types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
 from pipeline.vectors import pairwise_distances
 
@@ -65,6 +66,19 @@ class FaceRecognizer:
         detector: str | None = None,
         backend: str = "auto",
     ) -> FaceRecognizer:
+        """load() with the model files looked up from `models_dir` (see modelfiles.search_dirs)."""
+        return cls.load(ModelFiles(models_dir), embedder, confidence, classifier, detector, backend)
+
+    @classmethod
+    def load(
+        cls,
+        files: ModelFiles,
+        embedder: str | registry.ModelSpec | None = None,
+        confidence: float | None = None,
+        classifier: IdentityClassifier | None = None,
+        detector: str | None = None,
+        backend: str = "auto",
+    ) -> FaceRecognizer:
         """Load every model once (sha256-checked). The only factory; no globals.
 
         `embedder` defaults to the one a given classifier was trained with, else the default
@@ -94,9 +108,9 @@ class FaceRecognizer:
                 "with it (into another --store)"
             )
         return cls(
-            load_detector(chosen, models_dir, confidence),
-            Landmarker(modelfiles.load_net(registry.LANDMARKER, models_dir), registry.LANDMARKER),
-            load_embedder(spec, models_dir, backend),
+            load_detector(chosen, files, confidence),
+            Landmarker(files.net(registry.LANDMARKER), registry.LANDMARKER),
+            load_embedder(spec, files, backend),
             classifier,
         )
 
@@ -177,8 +191,15 @@ class FaceRecognizer:
         distance = float(pairwise_distances(a.embeddings, b.embeddings)[0, 0])
         if max_distance is None:
             max_distance = self.embedder.spec.verify_distance
-        return Verification(distance <= max_distance, distance, max_distance,
-                            a.detections[0], b.detections[0], a.found, b.found)  # fmt: skip
+        return Verification(
+            distance <= max_distance,
+            distance,
+            max_distance,
+            a.detections[0],
+            b.detections[0],
+            a.found,
+            b.found,
+        )
 
     def recognize(self, image: Image, thorough: bool = True) -> list[RecognizedFace]:
         """Every face in the image with a name (or unknown), probability and distance.

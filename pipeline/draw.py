@@ -43,8 +43,12 @@ def match_texts(match: Match) -> list[str]:
         return [f"{name} d={match.distance:.2f}", name]
     if match.candidate is not None:
         candidate = match.candidate.replace("_", " ")
-        return [f"unknown ({candidate}? d={match.distance:.2f})", f"unknown ({candidate}?)",
-                "unknown", "?"]  # fmt: skip
+        return [
+            f"unknown ({candidate}? d={match.distance:.2f})",
+            f"unknown ({candidate}?)",
+            "unknown",
+            "?",
+        ]
     return ["unknown", "?"]
 
 
@@ -71,8 +75,16 @@ def _paint(
         x1, y1, x2, y2 = label.rect
         cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), colours[label.face], cv2.FILLED)
         (_, th), _ = cv2.getTextSize(label.text, _FONT, font, thickness)
-        cv2.putText(out, label.text, (x1 + _PAD, y1 + _PAD + th), _FONT, font, (255, 255, 255),
-                    thickness, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            out,
+            label.text,
+            (x1 + _PAD, y1 + _PAD + th),
+            _FONT,
+            font,
+            (255, 255, 255),
+            thickness,
+            cv2.LINE_AA,
+        )
     return placed
 
 
@@ -80,8 +92,12 @@ def draw_detections(image: Image, found: Sequence[Detection]) -> Image:
     """A copy of `image` with each face's box, score and 5 landmarks (facerec detect)."""
     out = image.copy()
     _, thickness = _style(out)
-    _paint(out, [d.box_list() for d in found], [[f"{d.score:.2f}"] for d in found],
-           [DETECTED_COLOUR] * len(found))  # fmt: skip
+    _paint(
+        out,
+        [d.box_list() for d in found],
+        [[f"{d.score:.2f}"] for d in found],
+        [DETECTED_COLOUR] * len(found),
+    )
     for d in found:
         for x, y in () if d.landmarks is None else d.landmarks:
             cv2.circle(out, (int(x), int(y)), thickness + 1, DETECTED_COLOUR, cv2.FILLED)
@@ -92,8 +108,9 @@ def annotate_layout(image: Image, faces: Sequence[RecognizedFace]) -> tuple[Imag
     """annotate(), and where each label went (the tests measure it)."""
     out = image.copy()
     colours = [KNOWN_COLOUR if f.match.name is not None else UNKNOWN_COLOUR for f in faces]
-    placed = _paint(out, [f.detection.box_list() for f in faces],
-                    [match_texts(f.match) for f in faces], colours)  # fmt: skip
+    placed = _paint(
+        out, [f.detection.box_list() for f in faces], [match_texts(f.match) for f in faces], colours
+    )
     return out, placed
 
 

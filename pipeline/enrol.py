@@ -78,8 +78,9 @@ def enrol_photo(
     st = path.stat()
     item = DatasetItem(person, path, relpath)
     digest = hashlib.sha256(data).hexdigest()
-    record = image_record(item, digest, st.st_size, st.st_mtime_ns, image, found,
-                          all_faces=store.all_faces)  # fmt: skip
+    record = image_record(
+        item, digest, st.st_size, st.st_mtime_ns, image, found, all_faces=store.all_faces
+    )
     try:
         store.upsert([record])
     except BaseException:

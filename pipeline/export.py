@@ -18,8 +18,19 @@ import numpy as np
 from pipeline.atomic import write_bytes
 from pipeline.stores.sqlite import EmbeddingStore
 
-CSV_FIELDS = ["row", "person", "path", "face", "x1", "y1", "x2", "y2", "score", "embedder_id",
-              "detector_id"]  # fmt: skip
+CSV_FIELDS = [
+    "row",
+    "person",
+    "path",
+    "face",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "score",
+    "embedder_id",
+    "detector_id",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +57,33 @@ def export_store(store: EmbeddingStore, folder: Path) -> Exported:
     lines = []
     for row, face in enumerate(faces):
         box = face.box or [None] * 4
-        writer.writerow([row, face.person, face.relpath, face.face, *box, face.score,
-                         store.embedder_id, detector])  # fmt: skip
-        lines.append(json.dumps({"row": row, "person": face.person, "path": face.relpath,
-                                 "face": face.face, "box": face.box, "score": face.score,
-                                 "embedder_id": store.embedder_id, "detector_id": detector,
-                                 "embedding": [float(v) for v in face.embedding]}))  # fmt: skip
+        writer.writerow(
+            [
+                row,
+                face.person,
+                face.relpath,
+                face.face,
+                *box,
+                face.score,
+                store.embedder_id,
+                detector,
+            ]
+        )
+        lines.append(
+            json.dumps(
+                {
+                    "row": row,
+                    "person": face.person,
+                    "path": face.relpath,
+                    "face": face.face,
+                    "box": face.box,
+                    "score": face.score,
+                    "embedder_id": store.embedder_id,
+                    "detector_id": detector,
+                    "embedding": [float(v) for v in face.embedding],
+                }
+            )
+        )
     files = {
         "embeddings.npy": npy.getvalue(),
         "faces.csv": table.getvalue().encode(),

@@ -131,11 +131,17 @@ def process_batch(
     faces = iter(recognizer.embed_images(images, every_face=all_faces))
     return [
         image_record(
-            s.item, s.sha256, s.size, s.mtime_ns, s.image,
-            next(faces) if s.image is not None else None, s.reason, all_faces,
+            s.item,
+            s.sha256,
+            s.size,
+            s.mtime_ns,
+            s.image,
+            next(faces) if s.image is not None else None,
+            s.reason,
+            all_faces,
         )
         for s in batch
-    ]  # fmt: skip
+    ]
 
 
 def image_record(
@@ -150,8 +156,13 @@ def image_record(
 ) -> ImageRecord:
     """The store's row for one dataset image, from what embed_images found in it (every face
     when `all_faces`, else the main one); skipped, with the reason, when it gave none."""
-    base = {"relpath": item.relpath, "person": item.person, "sha256": sha256,
-            "size": size, "mtime_ns": mtime_ns}  # fmt: skip
+    base = {
+        "relpath": item.relpath,
+        "person": item.person,
+        "sha256": sha256,
+        "size": size,
+        "mtime_ns": mtime_ns,
+    }
     if image is None or found is None:
         return ImageRecord(**base, status=STATUS_SKIPPED, reason=reason)
     if found.error is not None:

@@ -111,11 +111,19 @@ def to_row(seen: Seen, record: ImageRecord | None) -> tuple[str, bytes]:
     """One image's outcome as Arrow-friendly values: JSON, and its faces' float32 vectors
     (main face first) as raw bytes, so the driver stores the very bits the worker computed."""
     if record is None:
-        doc = {"kind": seen.kind, "relpath": seen.item.relpath, "reason": seen.reason,
-               "size": seen.size, "mtime_ns": seen.mtime_ns}  # fmt: skip
+        doc = {
+            "kind": seen.kind,
+            "relpath": seen.item.relpath,
+            "reason": seen.reason,
+            "size": seen.size,
+            "mtime_ns": seen.mtime_ns,
+        }
         return json.dumps(doc), b""
-    doc = {f.name: getattr(record, f.name) for f in fields(record)
-           if f.name not in ("embedding", "others")}  # fmt: skip
+    doc = {
+        f.name: getattr(record, f.name)
+        for f in fields(record)
+        if f.name not in ("embedding", "others")
+    }
     doc["others"] = [
         {"box": o.box, "score": o.score, "landmarks": o.landmarks} for o in record.others
     ]
@@ -145,6 +153,7 @@ def start_ray(address: str) -> bool:
     """
     require("ray", "--ray")
     import ray
+
     if ray.is_initialized():
         return False
     if address != "auto":
@@ -182,8 +191,14 @@ def _pending(tally: Tally, store: EmbeddingStore) -> list[dict[str, str]]:
         if seen is not None:
             tally.settle(seen, store)
             continue
-        rows.append({"relpath": item.relpath, "person": item.person,
-                     "path": str(item.path), "old_sha256": old[0] if old else ""})  # fmt: skip
+        rows.append(
+            {
+                "relpath": item.relpath,
+                "person": item.person,
+                "path": str(item.path),
+                "old_sha256": old[0] if old else "",
+            }
+        )
     return rows
 
 
@@ -226,8 +241,10 @@ def _write_all(
             written.add(doc["relpath"])
             if doc["kind"] != "new":
                 item = DatasetItem("", Path(), doc["relpath"])
-                tally.settle(Seen(item, doc["kind"], doc["size"], doc["mtime_ns"],
-                                  reason=doc["reason"]), store)  # fmt: skip
+                tally.settle(
+                    Seen(item, doc["kind"], doc["size"], doc["mtime_ns"], reason=doc["reason"]),
+                    store,
+                )
                 continue
             batch.append(from_row(doc, out["vectors"], dim))
             if len(batch) >= BATCH_IMAGES:

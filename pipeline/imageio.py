@@ -95,8 +95,10 @@ def header_size(data: bytes) -> tuple[int, int] | None:
                 data[27:30], "little"
             )
         if chunk == b"VP8 " and len(data) >= 30:
-            return (int.from_bytes(data[26:28], "little") & 0x3FFF,
-                    int.from_bytes(data[28:30], "little") & 0x3FFF)  # fmt: skip
+            return (
+                int.from_bytes(data[26:28], "little") & 0x3FFF,
+                int.from_bytes(data[28:30], "little") & 0x3FFF,
+            )
         if chunk == b"VP8L" and len(data) >= 25:
             bits = int.from_bytes(data[21:25], "little")
             return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)

@@ -119,13 +119,26 @@ def migrate_gallery(
             )
         _check_dataset_covers(Path(dataset), store, before, int(meta.get("dim", 0)))
         staging = store.with_name(store.name + ".migrating")
-        with EmbeddingStore(staging, spec.id, spec.output_dim, recognizer.detector.spec.id,
-                            all_faces=meta.get("all_faces") == "1") as new:  # fmt: skip
+        with EmbeddingStore(
+            staging,
+            spec.id,
+            spec.output_dim,
+            recognizer.detector.spec.id,
+            all_faces=meta.get("all_faces") == "1",
+        ) as new:
             extract = extract_embeddings(dataset, new, recognizer, progress)
         backup = store.with_name(f"{store.name}.{before}.bak")
         _swap(store, staging, backup)
     with EmbeddingStore.open_existing(store, spec.id, spec.output_dim) as gallery:
-        train = train_model(gallery, model_path, spec.max_distance, spec.min_probability,
-                            method=method, far=spec.far, rule=spec.rule)  # fmt: skip
-    return MigrateReport(str(store), before, spec.id, extract, train,
-                         str(backup) if backup else None)  # fmt: skip
+        train = train_model(
+            gallery,
+            model_path,
+            spec.max_distance,
+            spec.min_probability,
+            method=method,
+            far=spec.far,
+            rule=spec.rule,
+        )
+    return MigrateReport(
+        str(store), before, spec.id, extract, train, str(backup) if backup else None
+    )

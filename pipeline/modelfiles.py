@@ -91,14 +91,63 @@ def _checked(file: ModelFile, models_dir: str | os.PathLike[str] | None) -> tupl
     return path, data
 
 
-def verified_path(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of a model file whose sha256 was checked, for libraries that read files themselves."""
-    return _checked(file, models_dir)[0]
+class ModelFiles:
+    """Where this process finds its model files: each file located and sha256-checked once, then
+    handed to the loaders (detectors, embedders, runtimes) instead of a folder to search again.
+
+    Build one per process (FaceRecognizer.load does) and pass it down; it holds paths, not
+    the files' bytes, so a 90 MB net is not kept twice in memory.
+    """
+
+    def __init__(self, models_dir: str | os.PathLike[str] | None = None) -> None:
+        self.models_dir = None if models_dir is None else Path(models_dir)
+        self._checked: dict[str, Path] = {}
+
+    def path(self, file: ModelFile) -> Path:
+        """Path of a checked copy of `file`, for libraries that read files themselves."""
+        if file.sha256 not in self._checked:
+            self._checked[file.sha256] = _checked(file, self.models_dir)[0]
+        return self._checked[file.sha256]
+
+    def data(self, file: ModelFile) -> bytes:
+        """The file's checked bytes with its byte patches applied in memory."""
+        path, data = _checked(file, self.models_dir)
+        self._checked[file.sha256] = path
+        return _patched(file, path, data)
+
+    def center(self, spec: ModelSpec) -> np.ndarray | None:
+        """The spec's mean face vector, (output_dim,) float32; None if it has none."""
+        if spec.center is None:
+            return None
+        data = self.data(spec.center)
+        vector = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32).reshape(-1)
+        if vector.shape != (spec.output_dim,):
+            raise ModelError(
+                f"{spec.center.name}: {vector.shape} values, expected {spec.output_dim}"
+            )
+        return vector
+
+    def net(self, spec: ModelSpec) -> Any:
+        """A spec's files loaded into a cv2.dnn.Net, from memory so patches apply."""
+        import cv2  # here, not at the top: the registry is read before OpenCV is imported
+
+        blobs = [np.frombuffer(self.data(f), dtype=np.uint8) for f in spec.files]
+        try:
+            if spec.format == "tensorflow":
+                return cv2.dnn.readNetFromTensorflow(*blobs, engine=cv2.dnn.ENGINE_CLASSIC)
+            if spec.format == "onnx":
+                engine = cv2.dnn.ENGINE_NEW if spec.engine == "new" else cv2.dnn.ENGINE_CLASSIC
+                return cv2.dnn.readNetFromONNX(blobs[0], engine=engine)
+        except cv2.error as err:
+            raise ModelError(
+                f"{spec.id}: cv2.dnn could not load it ({str(err).strip().splitlines()[-1]}); "
+                f"this needs OpenCV 5.0, found {cv2.__version__}"
+            ) from err
+        raise ModelError(f"{spec.id}: unsupported model format {spec.format!r}")
 
 
-def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
-    """Read a model file, check its sha256, and apply its byte patches in memory."""
-    path, data = _checked(file, models_dir)
+def _patched(file: ModelFile, path: Path, data: bytes) -> bytes:
+    """`data` with the file's byte patches applied; each must find the bytes it replaces."""
     if not file.patches:
         return data
     patched = bytearray(data)
@@ -111,35 +160,6 @@ def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = N
     return bytes(patched)
 
 
-def load_center(
-    spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None
-) -> np.ndarray | None:
-    """The spec's mean face vector, (output_dim,) float32, sha256-checked; None if it has none."""
-    if spec.center is None:
-        return None
-    data = read_verified(spec.center, models_dir)
-    vector = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32).reshape(-1)
-    if vector.shape != (spec.output_dim,):
-        raise ModelError(f"{spec.center.name}: {vector.shape} values, expected {spec.output_dim}")
-    return vector
-
-
-def load_net(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> Any:
-    """Load a spec's files (verified) into a cv2.dnn.Net, from memory so patches apply."""
-    import cv2  # here, not at the top: the registry is read before OpenCV is imported
-
-    blobs = [np.frombuffer(read_verified(f, models_dir), dtype=np.uint8) for f in spec.files]
-    try:
-        if spec.format == "tensorflow":
-            net = cv2.dnn.readNetFromTensorflow(*blobs, engine=cv2.dnn.ENGINE_CLASSIC)
-        elif spec.format == "onnx":
-            engine = cv2.dnn.ENGINE_NEW if spec.engine == "new" else cv2.dnn.ENGINE_CLASSIC
-            net = cv2.dnn.readNetFromONNX(blobs[0], engine=engine)
-        else:
-            raise ModelError(f"{spec.id}: unsupported model format {spec.format!r}")
-    except cv2.error as err:
-        raise ModelError(
-            f"{spec.id}: cv2.dnn could not load it ({str(err).strip().splitlines()[-1]}); "
-            f"this needs OpenCV 5.0, found {cv2.__version__}"
-        ) from err
-    return net
+def read_verified(file: ModelFile, models_dir: str | os.PathLike[str] | None = None) -> bytes:
+    """Read one model file, checked and patched (for scripts that need one file once)."""
+    return ModelFiles(models_dir).data(file)

@@ -24,14 +24,23 @@ class Neighbour:
     box: list[float] | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"person": self.person, "path": self.path, "distance": round(self.distance, 4),
-                "box": self.box}  # fmt: skip
+        return {
+            "person": self.person,
+            "path": self.path,
+            "distance": round(self.distance, 4),
+            "box": self.box,
+        }
 
     def row(self, rank: int) -> dict[str, Any]:
         """The flat record of find --format jsonl|csv (types.NEIGHBOUR_ROW)."""
         box = dict(zip(BOX, self.box, strict=True)) if self.box else {}
-        return {"rank": rank, "person": self.person, "path": self.path,
-                "distance": round(self.distance, 4), **box}  # fmt: skip
+        return {
+            "rank": rank,
+            "person": self.person,
+            "path": self.path,
+            "distance": round(self.distance, 4),
+            **box,
+        }
 
 
 def nearest(query: Embeddings, gallery: Sequence[StoredFace], k: int = 5) -> list[Neighbour]:
@@ -41,5 +50,6 @@ def nearest(query: Embeddings, gallery: Sequence[StoredFace], k: int = 5) -> lis
     matrix = np.stack([g.embedding for g in gallery])
     d = pairwise_distances(np.asarray(query, np.float32).reshape(1, -1), matrix)[0]
     order = np.argsort(d, kind="stable")[:k]
-    return [Neighbour(gallery[i].person, gallery[i].relpath, float(d[i]), gallery[i].box)
-            for i in order]  # fmt: skip
+    return [
+        Neighbour(gallery[i].person, gallery[i].relpath, float(d[i]), gallery[i].box) for i in order
+    ]

@@ -37,8 +37,11 @@ def round_or_none(value: float | None, digits: int = 4) -> float | None:
 # The flat records of --format jsonl|csv, one shape per result type (README "Output"): a box is
 # always x1, y1, x2, y2; an image that gave no record of its own gives path and error only.
 BOX = ("x1", "y1", "x2", "y2")
-LANDMARK_COLUMNS = tuple(f"{p}_{a}" for p in ("left_eye", "right_eye", "nose", "left_mouth",
-                                               "right_mouth") for a in ("x", "y"))  # fmt: skip
+LANDMARK_COLUMNS = tuple(
+    f"{p}_{a}"
+    for p in ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+    for a in ("x", "y")
+)
 FACE_ROW = ("path", "face", "name", "distance", "candidate", "probability", *BOX, "score", "error")
 DETECTION_ROW = ("path", "face", *BOX, "score", *LANDMARK_COLUMNS, "error")
 NEIGHBOUR_ROW = ("rank", "person", "path", "distance", *BOX)
@@ -78,8 +81,13 @@ class Detection:
         """The flat record of detect --format jsonl|csv (DETECTION_ROW)."""
         doc = self.to_dict()
         points = [v for point in doc["landmarks"] or [] for v in point]
-        return {"path": path, "face": face, **dict(zip(BOX, doc["box"], strict=True)),
-                "score": doc["score"], **dict(zip(LANDMARK_COLUMNS, points, strict=False))}  # fmt: skip
+        return {
+            "path": path,
+            "face": face,
+            **dict(zip(BOX, doc["box"], strict=True)),
+            "score": doc["score"],
+            **dict(zip(LANDMARK_COLUMNS, points, strict=False)),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,12 @@ def _drop_root_override() -> None:
 def permissions_bind() -> bool:
     """True when a child can be made to obey file permissions (always, unless root without
     CAP_SETPCAP)."""
-    probe = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=_drop_root_override,
-                           capture_output=True, check=False)  # fmt: skip
+    probe = subprocess.run(
+        [sys.executable, "-c", "pass"],
+        preexec_fn=_drop_root_override,
+        capture_output=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -90,16 +94,27 @@ def run_cli(
         if obey_permissions:
             _drop_root_override()
 
-    done = subprocess.run([sys.executable, "-c", _MEASURED, *argv], cwd=ROOT, capture_output=True,
-                          text=True, timeout=TIME_BOUND, preexec_fn=limits)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURED, *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIME_BOUND,
+        preexec_fn=limits,
+    )
     peak = [line for line in done.stderr.splitlines() if line.startswith("peak_kb ")]
     peak_mb = int(peak[-1].split()[1]) / 1024 if peak else float("nan")
     return Run(done.returncode, done.stdout, done.stderr, peak_mb)
 
 
 def start_cli(argv: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *argv], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *argv],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @contextlib.contextmanager
@@ -118,7 +133,7 @@ def small_disk(where: Path, kilobytes: int) -> Iterator[tuple[Path, int | None]]
                 capture_output=True,
                 check=False,
             ).returncode
-            == 0  # fmt: skip
+            == 0
         )
     try:
         yield where, None if mounted else kilobytes * 1024

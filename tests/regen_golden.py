@@ -39,8 +39,12 @@ def reference_vectors() -> dict[str, dict]:
                 break
             [faces] = recognizer.embed_images([image])
             vector = [round(float(v), 6) for v in faces.embeddings[0]]
-            out[key(name, detector)] = {"id": recognizer.embedder.id, "detector": detector,
-                                        "image": IMAGE, "embedding": vector}  # fmt: skip
+            out[key(name, detector)] = {
+                "id": recognizer.embedder.id,
+                "detector": detector,
+                "image": IMAGE,
+                "embedding": vector,
+            }
     return out
 
 

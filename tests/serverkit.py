@@ -58,10 +58,22 @@ class Server:
 
     def start(self, timeout: float = 120.0) -> Server:
         env = dict(os.environ, FACEREC_API_KEY=WRITE_KEY, PYTHONUNBUFFERED="1")
-        argv = [sys.executable, "-m", "pipeline", "serve", "--port", str(self.port),
-                "--dataset", str(self.paths["dataset"]), "--store", str(self.paths["store"]),
-                "--model", str(self.paths["model"]), *self.extra,
-                *([] if self.access_log else ["--no-access-log"])]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "serve",
+            "--port",
+            str(self.port),
+            "--dataset",
+            str(self.paths["dataset"]),
+            "--store",
+            str(self.paths["store"]),
+            "--model",
+            str(self.paths["model"]),
+            *self.extra,
+            *([] if self.access_log else ["--no-access-log"]),
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         end = time.monotonic() + timeout
@@ -125,9 +137,15 @@ def in_process(
         assert trained is not None
         paths = gallery_copy(trained, dest)
     service, _ = build_service(
-        lambda: recognizer, paths["dataset"], paths["store"], paths["model"],
-        Keys.of([WRITE_KEY], [READ_KEY]), limits, workers=1, debounce=debounce,
-    )  # fmt: skip
+        lambda: recognizer,
+        paths["dataset"],
+        paths["store"],
+        paths["model"],
+        Keys.of([WRITE_KEY], [READ_KEY]),
+        limits,
+        workers=1,
+        debounce=debounce,
+    )
     try:
         with TestClient(create_app(service), headers={"X-API-Key": WRITE_KEY}) as client:
             client.service, client.paths = service, paths  # type: ignore[attr-defined]

@@ -112,9 +112,14 @@ def test_cmyk_jpeg(recognizer, tmp_path) -> None:
     assert face_count(recognizer, tmp_path / "cmyk.jpg") == 1
 
 
-@pytest.mark.parametrize(("orientation", "turn"), [(6, PILImage.Transpose.ROTATE_90),
-                                                   (8, PILImage.Transpose.ROTATE_270),
-                                                   (3, PILImage.Transpose.ROTATE_180)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("orientation", "turn"),
+    [
+        (6, PILImage.Transpose.ROTATE_90),
+        (8, PILImage.Transpose.ROTATE_270),
+        (3, PILImage.Transpose.ROTATE_180),
+    ],
+)
 def test_exif_rotated_phone_photo_comes_out_upright(
     recognizer, tmp_path, orientation, turn
 ) -> None:
@@ -197,12 +202,20 @@ def test_a_symlink_loop_does_not_trap_the_walk(capsys, tmp_path) -> None:
 
 def test_an_image_with_50_faces(capsys, trained, tmp_path) -> None:
     crops = [cv2.resize(cv2.imread(str(p)), (150, 150)) for p in sorted(BBT.glob("*/*.png"))]
-    pad = [cv2.copyMakeBorder(c, 25, 25, 25, 25, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-           for c in (crops * 2)[:50]]  # fmt: skip
+    pad = [
+        cv2.copyMakeBorder(c, 25, 25, 25, 25, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for c in (crops * 2)[:50]
+    ]
     mosaic = np.vstack([np.hstack(pad[r * 10 : (r + 1) * 10]) for r in range(5)])
     cv2.imwrite(str(tmp_path / "crowd.jpg"), mosaic)
-    doc = run_json(capsys, "recognize", str(tmp_path / "crowd.jpg"), "--model",
-                   str(trained["model"]), "--no-output")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(tmp_path / "crowd.jpg"),
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+    )
     faces = doc["images"][0]["faces"]
     assert len(faces) == 50  # the 300x300 pass alone found 30 in this 2:1 picture
     assert {f["name"] for f in faces} == {"unknown"}  # none of them is enrolled

@@ -155,8 +155,10 @@ def test_a_person_photographed_over_decades_is_still_near_their_own_photos(metho
     x = np.concatenate([near(young, 8), near(aged, 2), near(other, 6)])
     names = ["ada"] * 10 + ["bob"] * 6
     probe = near(aged, 1)
-    centres, both = (IdentityClassifier(0.5, 0.0, method=method, rule=r).fit(x, names)
-                     for r in ("centre", "centre-or-nearest"))  # fmt: skip
+    centres, both = (
+        IdentityClassifier(0.5, 0.0, method=method, rule=r).fit(x, names)
+        for r in ("centre", "centre-or-nearest")
+    )
     [by_centre], [by_either] = centres.predict(probe), both.predict(probe)
     assert by_centre.name is None and by_centre.candidate == "ada" and by_centre.distance > 0.55
     assert by_either.name == "ada" and by_either.distance < 0.45

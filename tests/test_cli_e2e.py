@@ -15,8 +15,15 @@ from pipeline.cli import main
 
 
 def test_recognize_names_the_enrolled_people_and_rejects_strangers(capsys, trained) -> None:
-    doc = run_json(capsys, "recognize", str(EXAMPLES), "--model", str(trained["model"]),
-                   "--output", str(trained["work"] / "annotated"))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(EXAMPLES),
+        "--model",
+        str(trained["model"]),
+        "--output",
+        str(trained["work"] / "annotated"),
+    )
     assert names_in(doc) == EXAMPLE_NAMES
     for image in doc["images"]:
         assert Path(image["annotated"]).is_file()
@@ -30,17 +37,39 @@ def test_recognize_names_the_enrolled_people_and_rejects_strangers(capsys, train
 
 
 def test_an_unknown_face_carries_its_nearest_candidate_and_distance(capsys, trained) -> None:
-    doc = run_json(capsys, "recognize", str(EXAMPLES / "bbt1.jpg"), "--model",
-                   str(trained["model"]), "--no-output")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(EXAMPLES / "bbt1.jpg"),
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+    )
     [image] = doc["images"]
     assert len(image["faces"]) == 4
     for face in image["faces"]:
         # the bbt cast is 1.05-1.4 from the nearest enrolled person: shown, and why it is unknown
         assert face["name"] == "unknown" and 1.04 < face["distance"] < 1.5
-        assert face["candidate"] in {"alex_lacamoire", "biden", "kit_harington",
-                                     "lin_manuel_miranda", "obama", "rose_leslie"}  # fmt: skip
-    assert main(["recognize", str(EXAMPLES / "bbt1.jpg"), "--model", str(trained["model"]),
-                 "--no-output"]) == 0  # fmt: skip
+        assert face["candidate"] in {
+            "alex_lacamoire",
+            "biden",
+            "kit_harington",
+            "lin_manuel_miranda",
+            "obama",
+            "rose_leslie",
+        }
+    assert (
+        main(
+            [
+                "recognize",
+                str(EXAMPLES / "bbt1.jpg"),
+                "--model",
+                str(trained["model"]),
+                "--no-output",
+            ]
+        )
+        == 0
+    )
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith(f"{EXAMPLES / 'bbt1.jpg'}: unknown (nearest ") and "> 1.04" in line
 
@@ -51,9 +80,17 @@ def test_recognize_takes_files_and_folders_mixed(capsys, trained, tmp_path) -> N
     shutil.copy(EXAMPLES / "obama1.jpg", folder / "obama1.jpg")  # same name as a file below
     (folder / "notes.jpg").write_text("not an image")  # skipped and reported, not fatal
     out = tmp_path / "annotated"
-    doc = run_json(capsys, "recognize", str(EXAMPLES / "obama1.jpg"),
-                   str(EXAMPLES / "kit_with_rose.jpg"), str(folder),
-                   "--model", str(trained["model"]), "--output", str(out))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(EXAMPLES / "obama1.jpg"),
+        str(EXAMPLES / "kit_with_rose.jpg"),
+        str(folder),
+        "--model",
+        str(trained["model"]),
+        "--output",
+        str(out),
+    )
     assert [sorted(f["name"] for f in i["faces"]) for i in doc["images"]] == [
         ["obama"],
         ["kit_harington", "rose_leslie"],
@@ -66,8 +103,14 @@ def test_recognize_takes_files_and_folders_mixed(capsys, trained, tmp_path) -> N
 
 @pytest.mark.parametrize("person", ["sheldon", "penny", "raj"])
 def test_a_stranger_crop_comes_out_unknown(capsys, trained, person: str) -> None:
-    doc = run_json(capsys, "recognize", str(BBT / person / f"{person}1.png"),
-                   "--model", str(trained["model"]), "--no-output")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(BBT / person / f"{person}1.png"),
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+    )
     [image] = doc["images"]
     assert [f["name"] for f in image["faces"]] == ["unknown"]
 
@@ -152,9 +195,20 @@ def test_unreadable_single_image_is_an_error(capsys, trained, tmp_path: Path) ->
 
 def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
     out = tmp_path / "output"
-    doc = run_json(capsys, "demo", "--dataset", str(DATASET), "--examples", str(EXAMPLES),
-                   "--store", str(out / "e.db"), "--model", str(out / "m.skops"),
-                   "--output", str(out / "demo"))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "demo",
+        "--dataset",
+        str(DATASET),
+        "--examples",
+        str(EXAMPLES),
+        "--store",
+        str(out / "e.db"),
+        "--model",
+        str(out / "m.skops"),
+        "--output",
+        str(out / "demo"),
+    )
     names = names_in(doc["recognize"])
     assert names["obama_and_biden.jpg"] == ["biden", "obama", "unknown"]
     assert names["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
@@ -164,8 +218,16 @@ def test_demo_runs_and_names_the_people(capsys, tmp_path: Path) -> None:
 
 def test_train_model_classifier_choice_reaches_the_model(capsys, trained, tmp_path: Path) -> None:
     model = tmp_path / "nearest.skops"
-    doc = run_json(capsys, "train-model", "--store", str(trained["store"]), "--model", str(model),
-                   "--classifier", "nearest")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "train-model",
+        "--store",
+        str(trained["store"]),
+        "--model",
+        str(model),
+        "--classifier",
+        "nearest",
+    )
     assert doc["mode"] == "nearest"
     doc = run_json(capsys, "recognize", str(EXAMPLES), "--model", str(model), "--no-output")
     assert names_in(doc) == EXAMPLE_NAMES
@@ -181,8 +243,9 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
         f"sys.exit(main(['verify', {str(DATASET / 'obama' / 'obama.jpg')!r}, "
         f"{str(EXAMPLES / 'obama1.jpg')!r}, '--json']))"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None
     proc.stdout.close()  # like head, gone before the answer is printed
     _, err = proc.communicate()
@@ -192,8 +255,20 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
 def test_a_recognizer_keeps_its_detector(capsys, trained) -> None:
     """recognize uses the detector the recognizer was trained with; asking for another one is
     refused in one line rather than matching crops of two detectors."""
-    assert main(["recognize", str(EXAMPLES / "obama1.jpg"), "-r", str(trained["model"]),
-                 "--detector", "ssd", "--no-output"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "recognize",
+                str(EXAMPLES / "obama1.jpg"),
+                "-r",
+                str(trained["model"]),
+                "--detector",
+                "ssd",
+                "--no-output",
+            ]
+        )
+        == 1
+    )
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "trained on faces found by yunet-2026may-640, not res10-ssd-300-uint8" in line
 
@@ -219,9 +294,23 @@ def test_recognize_jsonl_streams_one_line_per_face(trained, tmp_path: Path) -> N
         shutil.copy(EXAMPLES / "obama1.jpg", folder / f"a{n:02d}.jpg")
     last = folder / "z_last.jpg"
     shutil.copy(EXAMPLES / "obama1.jpg", last)
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "recognize", str(folder), "-r",
-                             str(trained["model"]), "--no-output", "--format", "jsonl"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "recognize",
+            str(folder),
+            "-r",
+            str(trained["model"]),
+            "--no-output",
+            "--format",
+            "jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())
     last.unlink()
@@ -234,8 +323,20 @@ def test_recognize_jsonl_streams_one_line_per_face(trained, tmp_path: Path) -> N
 
 
 def test_recognize_csv_has_a_header_and_a_row_per_face(capsys, trained) -> None:
-    assert main(["recognize", str(EXAMPLES / "obama_and_biden.jpg"), "-r", str(trained["model"]),
-                 "--no-output", "--format", "csv"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "recognize",
+                str(EXAMPLES / "obama_and_biden.jpg"),
+                "-r",
+                str(trained["model"]),
+                "--no-output",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("path,face,name,distance")
     assert sorted(line.split(",")[2] for line in lines[1:]) == ["biden", "obama", "unknown"]
@@ -311,8 +412,10 @@ def test_records_have_one_shape_per_result_type(capsys, trained, tmp_path) -> No
     from pipeline.types import DETECTION_ROW, FACE_ROW, NEIGHBOUR_ROW
 
     group = str(EXAMPLES / "obama_and_biden.jpg")
-    assert main(["recognize", group, "-r", str(trained["model"]), "--no-output",
-                 "--format", "csv"]) == 0  # fmt: skip
+    assert (
+        main(["recognize", group, "-r", str(trained["model"]), "--no-output", "--format", "csv"])
+        == 0
+    )
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert list(rows[0]) == list(FACE_ROW) and len(rows) == 3
     assert all(float(r["score"]) > 0.7 and int(r["x2"]) > int(r["x1"]) for r in rows)
@@ -320,8 +423,21 @@ def test_records_have_one_shape_per_result_type(capsys, trained, tmp_path) -> No
     faces = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(faces) == 3 and set(faces[0]) == set(DETECTION_ROW) - {"error"}
     assert faces[0]["left_eye_x"] < faces[0]["right_eye_x"]  # image-left first
-    assert main(["find", str(EXAMPLES / "obama1.jpg"), "-e", str(trained["store"]), "-k", "2",
-                 "--format", "jsonl"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "find",
+                str(EXAMPLES / "obama1.jpg"),
+                "-e",
+                str(trained["store"]),
+                "-k",
+                "2",
+                "--format",
+                "jsonl",
+            ]
+        )
+        == 0
+    )
     near = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [n["rank"] for n in near] == [1, 2] and set(near[0]) == set(NEIGHBOUR_ROW)
 
@@ -331,7 +447,7 @@ def test_the_demo_runs_outside_a_clone_on_the_photos_installed_with_it(
 ) -> None:
     """An installed wheel carries the demo's photos under pipeline/_demo; run from any folder,
     the demo uses them (it failed with a site-packages path)."""
-    import pipeline.cli as cli
+    import pipeline.cli.commands.demo as cli
 
     installed = tmp_path / "site" / "_demo"
     shutil.copytree(DATASET, installed / "dataset")

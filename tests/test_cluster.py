@@ -28,8 +28,16 @@ def library(dest: Path, photos: range = range(1, 4)) -> Path:
 
 def cluster(capsys, photos: Path, *extra: str) -> dict:
     work = photos.parent
-    return run_json(capsys, "cluster", str(photos), "--store", str(work / "library.db"),
-                    "-o", str(work / "report"), *extra)  # fmt: skip
+    return run_json(
+        capsys,
+        "cluster",
+        str(photos),
+        "--store",
+        str(work / "library.db"),
+        "-o",
+        str(work / "report"),
+        *extra,
+    )
 
 
 def who(doc: dict) -> dict[int, set[str]]:
@@ -135,8 +143,9 @@ def test_a_named_group_is_recognized_after_train_model(tmp_path, capsys):
     raj = next(g for g, people in who(first).items() if people == {"raj"})
     dataset, gallery = tmp_path / "dataset", tmp_path / "gallery.db"
     shutil.copytree(EXAMPLES.parent / "dataset" / "obama", dataset / "obama")
-    named = cluster(capsys, photos, "--name", f"{raj}=raj", "--dataset", str(dataset),
-                    "--gallery", str(gallery))  # fmt: skip
+    named = cluster(
+        capsys, photos, "--name", f"{raj}=raj", "--dataset", str(dataset), "--gallery", str(gallery)
+    )
     assert named["named"] == {str(raj): {"name": "raj", "enrolled": 3}}
     assert next(g for g in named["groups"] if g["id"] == raj)["name"] == "raj"
     assert len(list((dataset / "raj").glob("*.png"))) == 3
@@ -145,8 +154,9 @@ def test_a_named_group_is_recognized_after_train_model(tmp_path, capsys):
     assert (ex["embedded"], ex["unchanged"], ex["removed"]) == (3, 3, 0)  # the crops as stored
     model = tmp_path / "recognizer.skops"
     run_json(capsys, "train-model", "--store", str(gallery), "--model", str(model))
-    doc = run_json(capsys, "recognize", str(BBT / "raj" / "raj5.png"), "--model", str(model),
-                   "--no-output")  # fmt: skip
+    doc = run_json(
+        capsys, "recognize", str(BBT / "raj" / "raj5.png"), "--model", str(model), "--no-output"
+    )
     assert [f["name"] for f in doc["images"][0]["faces"]] == ["raj"]
 
 
@@ -182,8 +192,21 @@ def test_bad_cluster_arguments_are_one_line(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             main(["cluster", str(photos), *argv])
         assert exit_.value.code == 2
-    assert main(["cluster", str(photos), "--store", str(tmp_path / "l.db"), "-o",
-                 str(tmp_path / "r"), "--merge", "1,99"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "cluster",
+                str(photos),
+                "--store",
+                str(tmp_path / "l.db"),
+                "-o",
+                str(tmp_path / "r"),
+                "--merge",
+                "1,99",
+            ]
+        )
+        == 1
+    )
     assert "no group 99" in capsys.readouterr().err
     assert main(["cluster", str(tmp_path / "nowhere")]) == 1
     assert "photo folder not found" in capsys.readouterr().err
@@ -192,8 +215,16 @@ def test_bad_cluster_arguments_are_one_line(tmp_path, capsys):
 def test_recurring_strangers_are_kept_and_grouped(tmp_path, capsys, trained):
     strangers = tmp_path / "strangers"
     group_photos = [str(p) for p in sorted(BBT.glob("bbt*.jpg"))]
-    doc = run_json(capsys, "recognize", *group_photos, "--model", str(trained["model"]),
-                   "--no-output", "--keep-unknown", str(strangers))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        *group_photos,
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+        "--keep-unknown",
+        str(strangers),
+    )
     unknown = sum(f["name"] == "unknown" for i in doc["images"] for f in i["faces"])
     kept = sorted(strangers.glob("*.png"))
     assert doc["kept_unknown"] == unknown == len(kept) and unknown >= 20
@@ -215,8 +246,17 @@ def test_a_video_keeps_each_stranger_once_per_five_seconds(tmp_path, capsys, tra
     from tests.conftest import CLIP
 
     strangers = tmp_path / "strangers"
-    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--model",
-                   str(trained["model"]), "--no-output", "--keep-unknown", str(strangers))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(CLIP),
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+        "--keep-unknown",
+        str(strangers),
+    )
     kept = sorted(strangers.glob("*.png"))
     assert doc["kept_unknown"] == len(kept) > 0
     assert len(kept) < doc["names"].get("unknown", 0)  # not one per frame

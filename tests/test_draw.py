@@ -12,8 +12,12 @@ from pipeline.classify import IdentityClassifier
 from pipeline.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, annotate_layout, label_height
 from pipeline.labels import layout, overlaps
 
-GROUPS = [EXAMPLES / "bbt1.jpg", EXAMPLES / "obama_and_biden.jpg", EXAMPLES / "kit_with_rose.jpg",
-          *sorted(BBT.glob("bbt*.jpg"))]  # fmt: skip
+GROUPS = [
+    EXAMPLES / "bbt1.jpg",
+    EXAMPLES / "obama_and_biden.jpg",
+    EXAMPLES / "kit_with_rose.jpg",
+    *sorted(BBT.glob("bbt*.jpg")),
+]
 
 
 @pytest.fixture(scope="module")

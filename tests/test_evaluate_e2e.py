@@ -23,8 +23,9 @@ def is_png(path: str) -> bool:
 
 
 def test_evaluate_pairs_on_the_repository_pairs(capsys, tmp_path) -> None:
-    doc = run_json(capsys, "evaluate-pairs", str(PAIRS), "--root", str(ROOT),
-                   "--output", str(tmp_path))  # fmt: skip
+    doc = run_json(
+        capsys, "evaluate-pairs", str(PAIRS), "--root", str(ROOT), "--output", str(tmp_path)
+    )
     assert (doc["pairs"], doc["same_pairs"], doc["different_pairs"]) == (1431, 92, 1339)
     assert doc["missing"] == 0 and doc["threshold"] == pytest.approx(1.16)
     assert doc["accuracy_at_default"] >= 0.98
@@ -77,19 +78,37 @@ def test_evaluate_pairs_reads_lfw_pairs_txt(capsys, tmp_path) -> None:
         "2\t2\namy\t1\t2\nraj\t1\t2\namy\t1\traj\t2\npenny\t1\traj\t1\n"
         "penny\t1\t2\namy\t2\t3\nraj\t2\tpenny\t2\namy\t2\tpenny\t1\n"
     )
-    doc = run_json(capsys, "evaluate-pairs", str(tmp_path / "pairs.txt"),
-                   "--root", str(tmp_path), "--no-plots")  # fmt: skip
+    doc = run_json(
+        capsys, "evaluate-pairs", str(tmp_path / "pairs.txt"), "--root", str(tmp_path), "--no-plots"
+    )
     assert (doc["pairs"], doc["same_pairs"], doc["missing"]) == (8, 4, 0)
     assert doc["accuracy_10fold"] is not None and doc["auc"] >= 0.9
 
 
 def test_identification_knows_the_bbt_cast_and_rejects_strangers(capsys, tmp_path) -> None:
-    doc = run_json(capsys, "evaluate", str(BBT), "--folds", "5", "--unknown", str(DATASET),
-                   "--output", str(tmp_path))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "evaluate",
+        str(BBT),
+        "--folds",
+        "5",
+        "--unknown",
+        str(DATASET),
+        "--output",
+        str(tmp_path),
+    )
     assert (doc["known_faces"], doc["unknown_faces"], doc["faces"]) == (40, 11, 51)
     assert doc["known_accuracy"] >= 0.97 and doc["unknown_rejected"] >= 0.95
-    assert set(doc["people"]) == {"amy", "bernadette", "howard", "leonard", "penny", "raj",
-                                  "sheldon", "stuart"}  # fmt: skip
+    assert set(doc["people"]) == {
+        "amy",
+        "bernadette",
+        "howard",
+        "leonard",
+        "penny",
+        "raj",
+        "sheldon",
+        "stuart",
+    }
     assert all(p["recall"] >= 0.8 for p in doc["people"].values())
     assert all(1.0 <= t <= 1.08 for t in doc["fold_max_distance"])
     assert is_png(doc["plots"]["confusion"])
@@ -106,8 +125,9 @@ def test_evaluate_needs_a_person_with_two_images(capsys, tmp_path) -> None:
     shutil.copytree(DATASET / "alex_lacamoire", tmp_path / "alex_lacamoire")
     assert main(["evaluate", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {tmp_path}: identification needs at least one person with 2 or more "
-                   "usable images"]  # fmt: skip
+    assert err == [
+        f"error: {tmp_path}: identification needs at least one person with 2 or more usable images"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -152,11 +172,13 @@ def test_train_model_stores_its_calibrated_threshold(capsys, tmp_path) -> None:
         "faces"
     ]
     assert face["name"] == "raj"
-    [face] = run_json(capsys, "recognize", raj, "--model", str(model), "--no-output",
-                      "--max-distance", "0.01")["images"][0]["faces"]  # fmt: skip
+    [face] = run_json(
+        capsys, "recognize", raj, "--model", str(model), "--no-output", "--max-distance", "0.01"
+    )["images"][0]["faces"]
     assert face["name"] == "unknown"
-    doc = run_json(capsys, "train-model", "--store", str(store), "--model", str(model),
-                   "--max-distance", "0.9")  # fmt: skip
+    doc = run_json(
+        capsys, "train-model", "--store", str(store), "--model", str(model), "--max-distance", "0.9"
+    )
     assert doc["max_distance"] == 0.9 and doc["calibration"]["source"] == "given by the user"
 
 
@@ -210,7 +232,18 @@ def _report_stub():
     from pipeline.types import IdentificationReport
 
     return IdentificationReport(
-        faces=850, known_faces=800, unknown_faces=50, folds=5, accuracy=0.9, known_accuracy=0.9,
-        unknown_rejected=0.98, people={}, enrolled_only=(), skipped=(), fold_max_distance=(),
-        fold_min_probability=(), embedder="x", crop="box",
-    )  # fmt: skip
+        faces=850,
+        known_faces=800,
+        unknown_faces=50,
+        folds=5,
+        accuracy=0.9,
+        known_accuracy=0.9,
+        unknown_rejected=0.98,
+        people={},
+        enrolled_only=(),
+        skipped=(),
+        fold_max_distance=(),
+        fold_min_probability=(),
+        embedder="x",
+        crop="box",
+    )

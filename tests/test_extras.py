@@ -26,19 +26,37 @@ raise SystemExit(main({argv!r}))
 OBAMA = str(DATASET / "obama" / "obama.jpg")
 CASES = {
     "serve": ["serve", "--dataset", str(DATASET)],
-    "postgres": ["extract-embeddings", "--dataset", str(DATASET),
-                 "--store", "postgresql://nobody@127.0.0.1:1/none"],
+    "postgres": [
+        "extract-embeddings",
+        "--dataset",
+        str(DATASET),
+        "--store",
+        "postgresql://nobody@127.0.0.1:1/none",
+    ],
     "ray": ["extract-embeddings", "--dataset", str(DATASET), "--ray", "auto"],
     "dlib": ["verify", OBAMA, str(EXAMPLES / "obama1.jpg"), "--embedder", "dlib"],
-    "openvino": ["verify", OBAMA, str(EXAMPLES / "obama1.jpg"), "--embedder", "facenet",
-                 "--backend", "openvino"],
-}  # fmt: skip
+    "openvino": [
+        "verify",
+        OBAMA,
+        str(EXAMPLES / "obama1.jpg"),
+        "--embedder",
+        "facenet",
+        "--backend",
+        "openvino",
+    ],
+}
 
 
 def run_without(extra: str, argv: list[str], tmp_path) -> subprocess.CompletedProcess[str]:
     code = RUN_WITHOUT.format(modules=list(EXTRAS[extra]), argv=argv)
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )
 
 
 @pytest.mark.parametrize("extra", sorted(CASES))
@@ -55,8 +73,17 @@ def test_without_the_audio_extra_the_video_is_written_silent_and_says_so(tmp_pat
     """The audio extra is never required: the video is written (by OpenCV's own encoder),
     without sound, and the report says how to keep it (no ffmpeg on PATH either)."""
     out = tmp_path / "clip.webm"
-    argv = ["recognize-video", "--input", str(EXAMPLES / "short_hamilton_clip.mp4"),
-            "--max-frames", "10", "--output", str(out), "--model", str(trained["model"])]  # fmt: skip
+    argv = [
+        "recognize-video",
+        "--input",
+        str(EXAMPLES / "short_hamilton_clip.mp4"),
+        "--max-frames",
+        "10",
+        "--output",
+        str(out),
+        "--model",
+        str(trained["model"]),
+    ]
     done = run_without("audio", argv, tmp_path)
     assert done.returncode == 0, done.stderr
     assert out.is_file() and "Traceback" not in done.stderr

@@ -47,8 +47,9 @@ def kill_after(argv: list[str], seconds: float, ready: Callable[[], bool] | None
 
     Returns its exit status (negative = the signal).
     """
-    proc = subprocess.Popen(CLI + argv, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        CLI + argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while ready is not None and not ready() and proc.poll() is None:
         assert time.monotonic() < deadline, "the run never got going"
@@ -105,8 +106,9 @@ def test_kill_9_during_train_keeps_the_previous_recognizer(capsys, tmp_path) -> 
     before = hashlib.sha256(model.read_bytes()).hexdigest()
     for _ in range(3):
         delay = random.Random().uniform(1.0, 3.0)
-        kill_after(["train-model", "-e", str(store), "-r", str(model), "--classifier", "svm"],
-                   delay)  # fmt: skip
+        kill_after(
+            ["train-model", "-e", str(store), "-r", str(model), "--classifier", "svm"], delay
+        )
         loaded = IdentityClassifier.load(model)  # old or new, never half of one
         assert loaded.mode == "svm" and len(loaded.classes_) == 14
     # if the kill landed after the rename, the file is the new model: still whole
@@ -134,8 +136,9 @@ def test_a_second_extraction_while_one_runs_says_why(tmp_path) -> None:
     dataset = big_dataset(tmp_path / "dataset", copies=3)
     store = tmp_path / "e.db"
     argv = CLI + ["extract-embeddings", "-d", str(dataset), "-e", str(store)]
-    first = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)  # fmt: skip
+    first = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while rows_stored(store) == 0:  # the first holds the lock and is writing
         assert first.poll() is None and time.monotonic() < deadline
@@ -198,14 +201,26 @@ def test_inputs_are_never_modified_and_outputs_stay_where_asked(capsys, tmp_path
         capsys, "extract-embeddings", "--dataset", str(inputs / "dataset"), "--store", str(store)
     )
     run_json(capsys, "train-model", "--store", str(store), "--model", str(model))
-    run_json(capsys, "recognize", str(inputs / "photos"), "--model", str(model),
-             "--output", str(out / "annotated"))  # fmt: skip
+    run_json(
+        capsys,
+        "recognize",
+        str(inputs / "photos"),
+        "--model",
+        str(model),
+        "--output",
+        str(out / "annotated"),
+    )
     run_json(capsys, "evaluate", str(inputs / "dataset"), "--output", str(out / "eval"))
     assert tree_state(inputs) == before
     written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
     assert all(w.startswith(("inputs/", "out/")) for w in written)
-    assert {"out/annotated/obama_and_biden.jpg", "out/annotated/bbt1.jpg",
-            "out/eval/confusion.png", "out/r.skops", "out/e.db"} <= written  # fmt: skip
+    assert {
+        "out/annotated/obama_and_biden.jpg",
+        "out/annotated/bbt1.jpg",
+        "out/eval/confusion.png",
+        "out/r.skops",
+        "out/e.db",
+    } <= written
     assert not [w for w in written if ".tmp" in w]  # no temporary files left behind
 
 
@@ -219,8 +234,15 @@ def test_a_store_and_a_recognizer_from_prewhitened_facenet_are_refused(capsys, t
     store, model = tmp_path / "old.db", tmp_path / "old.skops"
     with EmbeddingStore(store, old_id, 512):
         pass
-    sio.dump({"format": "facerec-recognizer", "format_version": 1, "embedder_id": old_id,
-              "gallery": np.zeros((1, 512), np.float32)}, model)  # fmt: skip
+    sio.dump(
+        {
+            "format": "facerec-recognizer",
+            "format_version": 1,
+            "embedder_id": old_id,
+            "gallery": np.zeros((1, 512), np.float32),
+        },
+        model,
+    )
     fix = "delete it (or pass another {}), then re-run extract-embeddings and train-model"
     runs = [
         (["extract-embeddings", "-d", str(DATASET), "-e", str(store)], "--store"),
@@ -241,8 +263,11 @@ def test_a_run_that_fails_before_writing_leaves_nothing(capsys, tmp_path, comman
     (tmp_path / "empty").mkdir()
     store = tmp_path / "out" / "e.db"
     for folder in ("missing", "empty"):
-        argv = ([command, "-d", str(tmp_path / folder)] if command == "extract-embeddings"
-                else [command, str(tmp_path / folder)])  # fmt: skip
+        argv = (
+            [command, "-d", str(tmp_path / folder)]
+            if command == "extract-embeddings"
+            else [command, str(tmp_path / folder)]
+        )
         assert main([*argv, "--store", str(store)]) == 1
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
         assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
@@ -256,17 +281,23 @@ def test_a_damaged_row_in_the_store_is_left_out_and_embedded_again(capsys, tmp_p
     run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", str(store))
     with sqlite3.connect(store) as conn:
         conn.execute("UPDATE images SET embedding = X'0000' WHERE relpath = 'obama/obama.jpg'")
-        conn.execute("UPDATE images SET embedding = ? WHERE relpath = 'biden/biden.jpg'",
-                     (np.full(128, np.nan, np.float32).tobytes(),))  # fmt: skip
+        conn.execute(
+            "UPDATE images SET embedding = ? WHERE relpath = 'biden/biden.jpg'",
+            (np.full(128, np.nan, np.float32).tobytes(),),
+        )
     doc = run_json(capsys, "train-model", "-e", str(store), "-r", str(model))
     assert sum(doc["people"].values()) == 9 and doc["people"]["obama"] == 2
     found = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-e", str(store), "-k", "9")
-    assert {n["path"] for n in found["neighbours"]}.isdisjoint({"obama/obama.jpg", "biden/biden.jpg"})
+    assert {n["path"] for n in found["neighbours"]}.isdisjoint(
+        {"obama/obama.jpg", "biden/biden.jpg"}
+    )
     exported = run_json(capsys, "export", "-e", str(store), "--output", str(tmp_path / "x"))
     assert exported["faces"] == 9
     again = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e", str(store))
     assert again["embedded"] == 2 and again["unchanged"] == 9
-    assert run_json(capsys, "export", "-e", str(store), "--output", str(tmp_path / "y"))["faces"] == 11
+    assert (
+        run_json(capsys, "export", "-e", str(store), "--output", str(tmp_path / "y"))["faces"] == 11
+    )
 
 
 def test_a_damaged_row_is_named_in_one_line(tmp_path) -> None:
@@ -279,8 +310,12 @@ def test_a_damaged_row_is_named_in_one_line(tmp_path) -> None:
     assert main(["extract-embeddings", "-d", str(dataset), "-e", str(store)]) == 0
     with sqlite3.connect(store) as conn:
         conn.execute("UPDATE images SET embedding = X'0000' WHERE relpath = 'obama/obama.jpg'")
-    done = subprocess.run([sys.executable, "-m", "pipeline", "export", "-e", str(store), "-o",
-                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "export", "-e", str(store), "-o", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr
     [line] = [x for x in done.stderr.splitlines() if "damaged" in x]
     assert "obama/obama.jpg" in line and "2 bytes, not 512" in line

@@ -30,8 +30,9 @@ def run_cli(argv: list[str], cap_bytes: int | None = None) -> subprocess.Complet
         if cap_bytes is not None:
             resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
 
-    return subprocess.run(CLI + argv, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=limit)  # fmt: skip
+    return subprocess.run(
+        CLI + argv, cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=limit
+    )
 
 
 @pytest.mark.slow
@@ -39,8 +40,9 @@ def test_a_fifo_and_a_device_link_in_a_person_folder_are_skipped(tmp_path: Path)
     dataset = copy_dataset(tmp_path / "dataset", ["obama", "biden"])
     os.mkfifo(dataset / "obama" / "photo.jpg")  # opening it for reading would block forever
     (dataset / "biden" / "zero.jpg").symlink_to("/dev/zero")  # would read without end
-    done = run_cli(["extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db"),
-                    "--json"])  # fmt: skip
+    done = run_cli(
+        ["extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db"), "--json"]
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     report = json.loads(done.stdout)
@@ -70,8 +72,10 @@ def test_a_1x50000_jpeg_stays_small_under_a_memory_cap(tmp_path: Path, trained) 
     strip = tmp_path / "strip.jpg"
     cv2.imwrite(str(strip), np.full((1, 50000, 3), 128, np.uint8))
     assert strip.stat().st_size < 50_000
-    done = run_cli(["recognize", str(strip), "--model", str(trained["model"]), "--no-output",
-                    "--json"], cap_bytes=3 << 30)  # fmt: skip
+    done = run_cli(
+        ["recognize", str(strip), "--model", str(trained["model"]), "--no-output", "--json"],
+        cap_bytes=3 << 30,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["images"][0]["faces"] == []
 
@@ -106,8 +110,19 @@ def test_written_files_follow_the_umask(capsys, trained, tmp_path) -> None:
         model = tmp_path / "r.skops"
         assert main(["train-model", "-e", str(trained["store"]), "-r", str(model)]) == 0
         out = tmp_path / "annotated"
-        assert main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(model),
-                     "-o", str(out)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "recognize",
+                    str(ROOT / "examples" / "obama1.jpg"),
+                    "-r",
+                    str(model),
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     finally:
         os.umask(old)
     assert oct(model.stat().st_mode & 0o777) == "0o644"
@@ -117,8 +132,16 @@ def test_written_files_follow_the_umask(capsys, trained, tmp_path) -> None:
 def test_an_operating_system_error_is_one_line(capsys, trained, tmp_path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("a file where the output folder should be")
-    code = main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(trained["model"]),
-                 "-o", str(blocker / "sub")])  # fmt: skip
+    code = main(
+        [
+            "recognize",
+            str(ROOT / "examples" / "obama1.jpg"),
+            "-r",
+            str(trained["model"]),
+            "-o",
+            str(blocker / "sub"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert (
         code == 1 and len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0]
@@ -145,7 +168,7 @@ def test_an_operating_system_error_is_one_line(capsys, trained, tmp_path) -> Non
         "detect-every-0",
         "negative-frames",
         "one-fold",
-    ],  # fmt: skip
+    ],
 )
 def test_numbers_out_of_range_are_usage_errors(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -201,7 +224,9 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_a_recognizer_file_with_damaged_arrays_is_refused(capsys, trained, tmp_path, damage) -> None:
+def test_a_recognizer_file_with_damaged_arrays_is_refused(
+    capsys, trained, tmp_path, damage
+) -> None:
     """Arrays edited past the structure check (a width, a NaN, a label out of range, a class
     count): refused on load in one line, before any command or the server uses them (a NaN
     centre loaded silently and that person was never named)."""
@@ -215,8 +240,10 @@ def test_a_recognizer_file_with_damaged_arrays_is_refused(capsys, trained, tmp_p
     DAMAGES[damage](state)
     bad = tmp_path / "damaged.skops"
     sio.dump(state, bad)
-    assert main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bad),
-                 "--no-output"]) == 1  # fmt: skip
+    assert (
+        main(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bad), "--no-output"])
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "damaged" in err[0] and "re-run train-model" in err[0]
 
@@ -226,8 +253,10 @@ def test_names_that_read_as_unknown_or_hold_escapes_are_refused(capsys, tmp_path
     for name in ("Unknown", "unknown ", "red\x1b[31mname"):
         (dataset / name).mkdir()
         (dataset / name / "a.jpg").write_bytes((ROOT / "dataset/biden/biden.jpg").read_bytes())
-    assert main(["extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db"),
-                 "--json"]) == 0  # fmt: skip
+    assert (
+        main(["extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db"), "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     reasons = {Path(s["path"]).parent.name: s["reason"] for s in report["skipped"]}
     assert set(reasons) == {"Unknown", "unknown ", "red\x1b[31mname"}
@@ -244,8 +273,9 @@ def test_linked_person_folders_are_not_followed(capsys, tmp_path: Path) -> None:
     (dataset / "stranger").symlink_to(outside)
     (dataset / "obama_again").symlink_to(dataset / "obama")
     (dataset / "biden" / "nested").symlink_to(outside)
-    report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e",
-                      str(tmp_path / "e.db"))  # fmt: skip
+    report = run_json(
+        capsys, "extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db")
+    )
     assert report["people"] == {"biden": 2, "obama": 3}
     assert {s["path"]: s["reason"] for s in report["skipped"]} == {
         path: LINKED_FOLDER for path in ("biden/nested/", "obama_again/", "stranger/")
@@ -264,19 +294,23 @@ def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
 
     def failing(self, image, thorough=True):
         if image.shape == poisoned:
-            raise cv2.error("OpenCV(5.0.0) alloc.cpp:73: error: (-4:Insufficient memory) "
-                            "Failed to allocate 15000000000 bytes in function 'OutOfMemoryError'")  # fmt: skip
+            raise cv2.error(
+                "OpenCV(5.0.0) alloc.cpp:73: error: (-4:Insufficient memory) "
+                "Failed to allocate 15000000000 bytes in function 'OutOfMemoryError'"
+            )
         return find_faces(self, image, thorough)
 
     monkeypatch.setattr(FaceRecognizer, "find_faces", failing)
-    report = run_json(capsys, "extract-embeddings", "-d", str(dataset), "-e",
-                      str(tmp_path / "e.db"))  # fmt: skip
+    report = run_json(
+        capsys, "extract-embeddings", "-d", str(dataset), "-e", str(tmp_path / "e.db")
+    )
     assert report["people"] == {"biden": 2, "obama": 2}
     [skip] = report["skipped"]
     assert skip["path"] == "obama/obama2.jpg"
     assert skip["reason"].startswith("OpenCV failed on this image (out of memory?)")
-    doc = run_json(capsys, "recognize", str(dataset / "obama"), "--no-output", "-r",
-                   str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys, "recognize", str(dataset / "obama"), "--no-output", "-r", str(trained["model"])
+    )
     assert [Path(i["path"]).name for i in doc["images"]] == ["obama.jpg", "obama3.jpg"]
     assert [Path(s["path"]).name for s in doc["skipped"]] == ["obama2.jpg"]
 
@@ -294,8 +328,9 @@ def test_big_photos_stay_within_the_decoded_pixel_budget(tmp_path: Path) -> None
     person.mkdir(parents=True)
     for n in range(12):
         (person / f"phone{n:02d}.jpg").write_bytes(encoded.tobytes())
-    run = run_measured(["extract-embeddings", "-d", str(person.parent), "-e",
-                        str(tmp_path / "e.db"), "--json"])  # fmt: skip
+    run = run_measured(
+        ["extract-embeddings", "-d", str(person.parent), "-e", str(tmp_path / "e.db"), "--json"]
+    )
     assert run.code == 0 and "Traceback" not in run.err, run.err
     assert json.loads(run.out)["people"] == {"obama": 12}
     assert run.peak_mb < 1280, f"peak {run.peak_mb:.0f} MB"
@@ -314,8 +349,9 @@ def test_a_zip_bomb_recognizer_is_refused_before_it_inflates(tmp_path: Path) -> 
         for _ in range(1024):
             member.write(b"\0" * (1 << 20))
     assert bomb.stat().st_size < 8 << 20
-    run = run_measured(["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bomb),
-                        "--no-output"])  # fmt: skip
+    run = run_measured(
+        ["recognize", str(ROOT / "examples" / "obama1.jpg"), "-r", str(bomb), "--no-output"]
+    )
     assert run.code == 1 and "Traceback" not in run.err, run.err
     [line] = run.err_lines
     assert line.startswith(f"error: {bomb}: unpacks to 1074 MB from ")
@@ -342,8 +378,9 @@ def test_a_huge_image_in_a_format_without_a_readable_header_is_refused(
     ok, encoded = cv2.imencode(".tiff", np.zeros((10000, 10000, 3), np.uint8))
     assert ok
     tiff.write_bytes(encoded.tobytes())
-    run = run_measured(["recognize", str(tiff), "--no-output", "--json", "-r",
-                        str(trained["model"])])  # fmt: skip
+    run = run_measured(
+        ["recognize", str(tiff), "--no-output", "--json", "-r", str(trained["model"])]
+    )
     assert run.code == 1 and "Traceback" not in run.err, run.err  # one image alone: an error
     assert run.err_lines == [
         f"error: {tiff}: OpenCV could not decode it (above the 50 MP limit, or out of memory)"
@@ -364,8 +401,14 @@ def test_a_jpeg_scan_bomb_is_refused_at_once(capsys, tmp_path, trained) -> None:
     assert main(["recognize", str(bomb), "--model", str(trained["model"]), "--no-output"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "100,010 scans" in err[0] and "decoding bomb" in err[0]
-    doc = run_json(capsys, "recognize", str(tmp_path / "photos"), "--model",
-                   str(trained["model"]), "--no-output")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize",
+        str(tmp_path / "photos"),
+        "--model",
+        str(trained["model"]),
+        "--no-output",
+    )
     assert [Path(i["path"]).name for i in doc["images"]] == ["obama1.jpg"]
     assert "decoding bomb" in doc["skipped"][0]["reason"]
     # a real progressive photo (about 10 scans) is read as before
@@ -374,7 +417,9 @@ def test_a_jpeg_scan_bomb_is_refused_at_once(capsys, tmp_path, trained) -> None:
     assert main(["detect", str(normal), "--no-output"]) == 0
 
 
-def test_an_escape_sequence_in_a_file_name_never_reaches_the_terminal(capsys, tmp_path, trained) -> None:
+def test_an_escape_sequence_in_a_file_name_never_reaches_the_terminal(
+    capsys, tmp_path, trained
+) -> None:
     """A file named with a terminal escape: the "skipped" line and the error line show it
     escaped, in text; JSON keeps the name as it is (escaped by JSON itself)."""
     folder = tmp_path / "photos"

@@ -27,8 +27,10 @@ def facenet_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[
     """A gallery made the way a FaceNet user made it: dataset, store and recognizer file."""
     dataset = copy_dataset(tmp_path / "dataset")
     store, model = tmp_path / "embeddings.db", tmp_path / "recognizer.skops"
-    assert main(["extract-embeddings", "-d", str(dataset), "-e", str(store),
-                 "--embedder", "facenet"]) == 0  # fmt: skip
+    assert (
+        main(["extract-embeddings", "-d", str(dataset), "-e", str(store), "--embedder", "facenet"])
+        == 0
+    )
     assert main(["train-model", "-e", str(store), "-r", str(model)]) == 0  # follows the store
     capsys.readouterr()
     return {"dataset": dataset, "store": store, "model": model}
@@ -52,8 +54,9 @@ def test_a_facenet_gallery_keeps_working_without_a_flag(capsys, facenet_gallery)
 
 def test_migrate_moves_the_gallery_to_sface_and_keeps_a_backup(capsys, facenet_gallery) -> None:
     g = facenet_gallery
-    doc = run_json(capsys, "migrate", "-d", str(g["dataset"]), "-e", str(g["store"]),
-                   "-r", str(g["model"]))  # fmt: skip
+    doc = run_json(
+        capsys, "migrate", "-d", str(g["dataset"]), "-e", str(g["store"]), "-r", str(g["model"])
+    )
     assert (doc["embedder_before"], doc["embedder_after"]) == (FACENET, SFACE)
     assert doc["extract"]["embedded"] == 11 and doc["train"]["embedder"] == SFACE
     backup = Path(doc["backup"])
@@ -63,15 +66,20 @@ def test_migrate_moves_the_gallery_to_sface_and_keeps_a_backup(capsys, facenet_g
     assert IdentityClassifier.load(g["model"]).embedder_id == SFACE
     named = run_json(capsys, "recognize", str(EXAMPLES), "-r", str(g["model"]), "--no-output")
     assert names_in(named) == EXAMPLE_NAMES
-    twice = run_json(capsys, "migrate", "-d", str(g["dataset"]), "-e", str(g["store"]),
-                     "-r", str(g["model"]))  # fmt: skip
+    twice = run_json(
+        capsys, "migrate", "-d", str(g["dataset"]), "-e", str(g["store"]), "-r", str(g["model"])
+    )
     assert twice["extract"] is None and twice["backup"] is None  # nothing left to move
 
 
 def test_migrate_refuses_a_dataset_that_lacks_the_stores_images(capsys, facenet_gallery) -> None:
     g = facenet_gallery
-    assert main(["migrate", "-d", str(DATASET / "obama"), "-e", str(g["store"]),
-                 "-r", str(g["model"])]) == 1  # fmt: skip
+    assert (
+        main(
+            ["migrate", "-d", str(DATASET / "obama"), "-e", str(g["store"]), "-r", str(g["model"])]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "11 of the 11 images" in err and "--dataset" in err and len(err.splitlines()) == 1
     assert EmbeddingStore.made_with(g["store"])[0] == FACENET  # untouched

@@ -123,15 +123,16 @@ def test_sface_crops_equal_opencvs_own_align_crop() -> None:
     5 landmarks must give the same pixels (to one grey level of rounding) and the same vector."""
     recognizer = FaceRecognizer.from_models_dir(embedder="sface")
     spec = recognizer.embedder.spec
-    path = modelfiles.verified_path(spec.files[0])
+    path = modelfiles.ModelFiles().path(spec.files[0])
     opencv = cv2.FaceRecognizerSF.create(str(path), "")
     compared = 0
     for photo in sorted(DATASET.glob("*/*")):
         image = read_image(photo)
         for face in recognizer.find_faces(image):
             x1, y1, x2, y2 = (float(v) for v in face.box)
-            row = np.array([[x1, y1, x2 - x1, y2 - y1, *face.landmarks.reshape(-1), face.score]],
-                           np.float32)  # fmt: skip
+            row = np.array(
+                [[x1, y1, x2 - x1, y2 - y1, *face.landmarks.reshape(-1), face.score]], np.float32
+            )
             theirs = opencv.alignCrop(image, row)
             ours = recognizer.embedder.crops(image, [face])[0]
             assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1, photo

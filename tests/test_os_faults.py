@@ -40,8 +40,10 @@ def test_a_full_disk_keeps_the_video_honest(tmp_path: Path, trained) -> None:
     """cv2.VideoWriter reports no write error: the video is read back before it is named."""
     with small_disk(tmp_path / "disk", 300) as (disk, cap):
         out = disk / "clip.mp4"
-        run = run_cli(["recognize-video", "-i", str(CLIP), "-o", str(out), "-r",
-                       str(trained["model"])], file_size_cap=cap)  # fmt: skip
+        run = run_cli(
+            ["recognize-video", "-i", str(CLIP), "-o", str(out), "-r", str(trained["model"])],
+            file_size_cap=cap,
+        )
         assert run.code == 1 and no_traceback(run), run.err
         assert run.err_lines == [
             f"error: {out}: the video could not be written completely (0 of 275 frames readable; "
@@ -58,16 +60,18 @@ def test_a_full_disk_keeps_the_previous_recognizer_and_store(tmp_path: Path, tra
         store.write_bytes(trained["store"].read_bytes())
         before = model.read_bytes()
         fill(disk, cap)
-        train = run_cli(["train-model", "-e", str(trained["store"]), "-r", str(model)],
-                        file_size_cap=cap)  # fmt: skip
+        train = run_cli(
+            ["train-model", "-e", str(trained["store"]), "-r", str(model)], file_size_cap=cap
+        )
         assert train.code == 1 and no_traceback(train), train.err
         assert len(train.err_lines) == 1 and train.err_lines[0].startswith(f"error: {model}: ")
         assert model.read_bytes() == before and hidden_temporaries(disk) == []
 
         dataset = copy_dataset(tmp_path / "dataset", ["obama"])
         (dataset / "obama" / "more.jpg").write_bytes((EXAMPLES / "obama1.jpg").read_bytes())
-        extract = run_cli(["extract-embeddings", "-d", str(dataset), "-e", str(store)],
-                          file_size_cap=cap)  # fmt: skip
+        extract = run_cli(
+            ["extract-embeddings", "-d", str(dataset), "-e", str(store)], file_size_cap=cap
+        )
         assert extract.code == 1 and no_traceback(extract), extract.err
         assert len(extract.err_lines) == 1 and extract.err_lines[0].startswith(f"error: {store}: ")
         (disk / "filler").unlink(missing_ok=True)
@@ -78,24 +82,44 @@ def test_a_full_disk_keeps_the_previous_recognizer_and_store(tmp_path: Path, tra
 
 
 @needs_permissions
-@pytest.mark.parametrize("command", ["recognize", "train-model", "extract-embeddings",
-                                     "evaluate-pairs"])  # fmt: skip
+@pytest.mark.parametrize(
+    "command", ["recognize", "train-model", "extract-embeddings", "evaluate-pairs"]
+)
 def test_a_read_only_output_folder_is_one_line(tmp_path: Path, trained, command: str) -> None:
     locked = tmp_path / "read-only"
     locked.mkdir()
     locked.chmod(0o555)
     pairs = tmp_path / "pairs.csv"
-    pairs.write_text("path_a,path_b,same\nobama/obama.jpg,obama/obama2.jpg,1\n"
-                     "obama/obama.jpg,biden/biden.jpg,0\n")  # fmt: skip
+    pairs.write_text(
+        "path_a,path_b,same\nobama/obama.jpg,obama/obama2.jpg,1\n"
+        "obama/obama.jpg,biden/biden.jpg,0\n"
+    )
     argv = {
-        "recognize": ["recognize", str(EXAMPLES / "obama1.jpg"), "-r", str(trained["model"]),
-                      "-o", str(locked)],
+        "recognize": [
+            "recognize",
+            str(EXAMPLES / "obama1.jpg"),
+            "-r",
+            str(trained["model"]),
+            "-o",
+            str(locked),
+        ],
         "train-model": ["train-model", "-e", str(trained["store"]), "-r", str(locked / "r.skops")],
-        "extract-embeddings": ["extract-embeddings", "-d", str(DATASET), "-e",
-                               str(locked / "e.db")],
-        "evaluate-pairs": ["evaluate-pairs", str(pairs), "--root", str(DATASET), "-o",
-                           str(locked / "plots")],
-    }[command]  # fmt: skip
+        "extract-embeddings": [
+            "extract-embeddings",
+            "-d",
+            str(DATASET),
+            "-e",
+            str(locked / "e.db"),
+        ],
+        "evaluate-pairs": [
+            "evaluate-pairs",
+            str(pairs),
+            "--root",
+            str(DATASET),
+            "-o",
+            str(locked / "plots"),
+        ],
+    }[command]
     run = run_cli(argv, obey_permissions=True)
     assert run.code == 1 and no_traceback(run), run.err
     assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: ")
@@ -112,8 +136,10 @@ def test_an_unreadable_person_folder_keeps_its_stored_faces(tmp_path: Path) -> N
     assert json.loads(first.out)["people"] == {"biden": 2, "obama": 3}
     (dataset / "biden").chmod(0)
     try:
-        again = run_cli(["extract-embeddings", "-d", str(dataset), "-e", str(store), "--json"],
-                        obey_permissions=True)  # fmt: skip
+        again = run_cli(
+            ["extract-embeddings", "-d", str(dataset), "-e", str(store), "--json"],
+            obey_permissions=True,
+        )
     finally:
         (dataset / "biden").chmod(0o755)
     assert again.code == 0 and no_traceback(again), again.err
@@ -128,8 +154,20 @@ def test_sigterm_mid_video_finishes_the_video_like_ctrl_c(tmp_path: Path, traine
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "clip.avi"
-    proc = start_cli(["recognize-video", "-i", str(CLIP), "-o", str(out), "-r",
-                      str(trained["model"]), "--detect-every", "1", "--json"])  # fmt: skip
+    proc = start_cli(
+        [
+            "recognize-video",
+            "-i",
+            str(CLIP),
+            "-o",
+            str(out),
+            "-r",
+            str(trained["model"]),
+            "--detect-every",
+            "1",
+            "--json",
+        ]
+    )
 
     def some_frames_written() -> bool:
         return any(p.stat().st_size > 100_000 for p in out_dir.iterdir())
@@ -176,10 +214,24 @@ def test_stdout_on_a_full_disk_is_one_line(trained) -> None:
     from faultkit import ROOT
 
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "pipeline", "recognize",
-                               str(EXAMPLES / "obama1.jpg"), "-r", str(trained["model"]),
-                               "--no-output", "--json"], cwd=ROOT, stdout=full, text=True,
-                              stderr=subprocess.PIPE, timeout=TIME_BOUND)  # fmt: skip
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "recognize",
+                str(EXAMPLES / "obama1.jpg"),
+                "-r",
+                str(trained["model"]),
+                "--no-output",
+                "--json",
+            ],
+            cwd=ROOT,
+            stdout=full,
+            text=True,
+            stderr=subprocess.PIPE,
+            timeout=TIME_BOUND,
+        )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "error: standard output: cannot write (No space left on device)"

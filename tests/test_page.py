@@ -15,8 +15,15 @@ from tests.serverkit import WRITE_KEY, gallery_copy, running
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless as root, and no calls home: this machine's closed network refuses them.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 

@@ -29,8 +29,9 @@ def test_the_cli_runs_on_a_postgres_gallery(pg_url, trained, tmp_path, capsys, m
     assert names_in(doc)["kit_with_rose.jpg"] == ["kit_harington", "rose_leslie"]
 
     on_pg = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-k", "3")
-    on_file = run_json(capsys, "find", str(EXAMPLES / "obama1.jpg"), "-k", "3", "--store",
-                       str(trained["store"]))  # fmt: skip
+    on_file = run_json(
+        capsys, "find", str(EXAMPLES / "obama1.jpg"), "-k", "3", "--store", str(trained["store"])
+    )
     assert [n["path"] for n in on_pg["neighbours"]] == [n["path"] for n in on_file["neighbours"]]
     assert on_pg["neighbours"][0]["path"] == "obama/obama2.jpg"
     for a, b in zip(on_pg["neighbours"], on_file["neighbours"], strict=True):
@@ -46,8 +47,21 @@ def test_writers_on_one_gallery_queue_and_lose_nothing(pg_url):
         with open_store(pg_url, "emb", 4) as store:
             for n in range(10):
                 vec = np.full(4, worker + n / 10, np.float32)
-                store.upsert([ImageRecord(f"p{worker}/{n}.jpg", f"p{worker}", "h", 1, 2,
-                                          STATUS_OK, None, 1, embedding=vec)])  # fmt: skip
+                store.upsert(
+                    [
+                        ImageRecord(
+                            f"p{worker}/{n}.jpg",
+                            f"p{worker}",
+                            "h",
+                            1,
+                            2,
+                            STATUS_OK,
+                            None,
+                            1,
+                            embedding=vec,
+                        )
+                    ]
+                )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
     for t in threads:
@@ -84,8 +98,12 @@ def test_two_servers_share_one_postgres_gallery(pg_url, tmp_path):
         r = client.post("/api/v1/recognize", files={"file": (photo.name, photo.read_bytes())})
         return sorted(f["name"] for f in r.json()["faces"])
 
-    with running(a) as server_a, running(b) as server_b, server_a.client() as ca, \
-            server_b.client() as cb:  # fmt: skip
+    with (
+        running(a) as server_a,
+        running(b) as server_b,
+        server_a.client() as ca,
+        server_b.client() as cb,
+    ):
         assert len(cb.get("/api/v1/people").json()["people"]) == 6
         assert names(cb, EXAMPLES / "obama_and_biden.jpg") == ["biden", "obama", "unknown"]
         assert names(cb, penny[1]) == ["unknown"]
@@ -143,8 +161,9 @@ def test_kill_9_during_extract_on_postgres_keeps_every_committed_batch(pg_url, t
     def count(where: str = "TRUE") -> int:
         try:
             with psycopg.connect(pg_url) as conn:
-                return int(conn.execute(f"SELECT COUNT(*) FROM facerec.images WHERE {where}")
-                           .fetchone()[0])  # fmt: skip
+                return int(
+                    conn.execute(f"SELECT COUNT(*) FROM facerec.images WHERE {where}").fetchone()[0]
+                )
         except psycopg.Error:  # no schema yet
             return 0
 

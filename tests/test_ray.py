@@ -191,8 +191,21 @@ def test_ray_loads_a_postgres_gallery_without_its_index_then_builds_it(
 def test_the_cli_extracts_on_ray(tmp_path):
     """`--ray auto` from a new process: it starts (and stops) a cluster of its own."""
     store = tmp_path / "e.db"
-    cmd = [sys.executable, "-m", "pipeline", "--json", "extract-embeddings", "-d",
-           str(DATASET), "--store", str(store), "--ray", "auto", "--ray-workers", "1"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "--json",
+        "extract-embeddings",
+        "-d",
+        str(DATASET),
+        "--store",
+        str(store),
+        "--ray",
+        "auto",
+        "--ray-workers",
+        "1",
+    ]
     env = {**os.environ, "RAY_ADDRESS": ""}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr

@@ -31,11 +31,15 @@ def real_crops(recognizer: FaceRecognizer) -> np.ndarray:
 @pytest.mark.slow
 @needs_openvino
 def test_openvino_embeddings_equal_opencv_ones() -> None:
-    from pipeline.embedders.cvdnn import load_embedder
+    from pipeline.embedders import load_embedder
+    from pipeline.modelfiles import ModelFiles
 
-    spec = registry.embedder_spec("facenet")  # OpenVINO cannot read SFace's int8 file (runs FaceNet)
-    opencv = load_embedder(spec, backend="opencv")
-    openvino = load_embedder(spec, backend="openvino")
+    spec = registry.embedder_spec(
+        "facenet"
+    )  # OpenVINO cannot read SFace's int8 file (runs FaceNet)
+    files = ModelFiles()
+    opencv = load_embedder(spec, files, backend="opencv")
+    openvino = load_embedder(spec, files, backend="openvino")
     crops = real_crops(FaceRecognizer.from_models_dir(embedder=spec, backend="opencv"))
     assert len(crops) >= 20
     a, b = opencv.embed(crops), openvino.embed(crops)

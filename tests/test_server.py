@@ -85,11 +85,15 @@ def test_recognize_can_return_the_annotated_image(served):
 
 
 def test_verify_detect_and_find(served):
-    same = served.post(f"{API}/verify", files=upload(EXAMPLES / "obama1.jpg", "a")
-                       | upload(DATASET / "obama" / "obama.jpg", "b")).json()  # fmt: skip
+    same = served.post(
+        f"{API}/verify",
+        files=upload(EXAMPLES / "obama1.jpg", "a") | upload(DATASET / "obama" / "obama.jpg", "b"),
+    ).json()
     assert same["same"] is True and 0.5 < same["distance"] < 0.9
-    other = served.post(f"{API}/verify", files=upload(EXAMPLES / "obama1.jpg", "a")
-                        | upload(DATASET / "biden" / "biden.jpg", "b")).json()  # fmt: skip
+    other = served.post(
+        f"{API}/verify",
+        files=upload(EXAMPLES / "obama1.jpg", "a") | upload(DATASET / "biden" / "biden.jpg", "b"),
+    ).json()
     assert other["same"] is False and other["distance"] > other["threshold"]
 
     found = served.post(f"{API}/detect", files=upload(EXAMPLES / "bbt1.jpg")).json()
@@ -176,13 +180,20 @@ def test_http_enrolments_are_what_the_cli_sees(served, capsys):
     out = paths["store"].parent / "export"
     exported = run_json(capsys, "export", "--store", str(paths["store"]), "-o", str(out))
     assert exported["faces"] == 13
-    recognized = run_json(capsys, "recognize", str(PENNY[4]), "--model", str(paths["model"]),
-                          "--no-output")  # fmt: skip
+    recognized = run_json(
+        capsys, "recognize", str(PENNY[4]), "--model", str(paths["model"]), "--no-output"
+    )
     assert [f["name"] for f in recognized["images"][0]["faces"]] == ["penny"]
     # extract-embeddings on the same folder (server stopped) finds nothing to change
     close(served.service)
-    report = run_json(capsys, "extract-embeddings", "--dataset", str(paths["dataset"]),
-                      "--store", str(paths["store"]))  # fmt: skip
+    report = run_json(
+        capsys,
+        "extract-embeddings",
+        "--dataset",
+        str(paths["dataset"]),
+        "--store",
+        str(paths["store"]),
+    )
     assert (report["embedded"], report["removed"], report["unchanged"]) == (0, 0, 13)
 
 
@@ -190,8 +201,11 @@ def test_naming_one_face_of_a_group_photo_enrols_that_face(served):
     group = EXAMPLES / "obama_and_biden.jpg"
     doc = served.post(f"{API}/recognize", files=upload(group)).json()
     girl = next(f for f in doc["faces"] if f["name"] == "unknown")
-    r = served.post(f"{API}/people/malia/faces", files=upload(group),
-                    data={"box": ",".join(map(str, girl["box"]))})  # fmt: skip
+    r = served.post(
+        f"{API}/people/malia/faces",
+        files=upload(group),
+        data={"box": ",".join(map(str, girl["box"]))},
+    )
     assert r.status_code == 201, r.text
     stored = served.paths["dataset"] / "malia" / r.json()["face"]["id"]
     assert stored.suffix == ".png"  # a crop around her face, so that she is its main face
@@ -238,8 +252,14 @@ def test_people_can_be_created_renamed_and_deleted(served, capsys):
     out = paths["store"].parent / "export"
     run_json(capsys, "export", "--store", str(paths["store"]), "-o", str(out))
     rows = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
-    assert Counter(r["person"] for r in rows) == {"alex_lacamoire": 1, "biden": 1, "lin_manuel_miranda": 1,
-                                  "obama": 3, "penny_hofstadter": 1, "rose_leslie": 2}  # fmt: skip
+    assert Counter(r["person"] for r in rows) == {
+        "alex_lacamoire": 1,
+        "biden": 1,
+        "lin_manuel_miranda": 1,
+        "obama": 3,
+        "penny_hofstadter": 1,
+        "rose_leslie": 2,
+    }
 
 
 # -- bad inputs: each its 4xx JSON error -----------------------------------------------------
@@ -248,8 +268,13 @@ def test_people_can_be_created_renamed_and_deleted(served, capsys):
 def _png_header(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 64)  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\0" * 64
+    )
 
 
 def test_bad_images_get_their_errors(served):
@@ -260,23 +285,46 @@ def test_bad_images_get_their_errors(served):
     error_of(served.post(rec, files={"file": ("a.jpg", b"GIF89a not really")}), 400, "not_an_image")
     text = (Path(__file__)).read_bytes()
     error_of(served.post(rec, files={"file": ("notes.txt", text)}), 400, "not_an_image")
-    message = error_of(served.post(rec, files={"file": ("big.png", _png_header(9000, 9000))}),
-                       413, "too_many_pixels")  # fmt: skip
+    message = error_of(
+        served.post(rec, files={"file": ("big.png", _png_header(9000, 9000))}),
+        413,
+        "too_many_pixels",
+    )
     assert "9000x9000" in message
     error_of(served.post(rec, files={"file": ("huge.jpg", b"\xff" * (4 << 20))}), 413, "too_large")
     blank = cv2.imencode(".png", np.full((200, 200, 3), 127, np.uint8))[1].tobytes()
-    error_of(served.post(f"{API}/people/nobody/faces", files={"file": ("b.png", blank)}), 422,
-             "no_face")  # fmt: skip
-    error_of(served.post(f"{API}/verify", files={"a": ("b.png", blank)} | upload(EXAMPLES / "obama1.jpg", "b")),
-             422, "no_face")  # fmt: skip
+    error_of(
+        served.post(f"{API}/people/nobody/faces", files={"file": ("b.png", blank)}), 422, "no_face"
+    )
+    error_of(
+        served.post(
+            f"{API}/verify", files={"a": ("b.png", blank)} | upload(EXAMPLES / "obama1.jpg", "b")
+        ),
+        422,
+        "no_face",
+    )
     error_of(served.post(f"{API}/find", files={"file": ("b.png", blank)}), 422, "no_face")
     error_of(
         served.post(f"{API}/find?k=0", files=upload(EXAMPLES / "obama1.jpg")), 422, "bad_request"
     )
-    error_of(served.post(f"{API}/people/obama/faces", files=upload(EXAMPLES / "obama1.jpg"),
-                         data={"box": "1,2,3"}), 422, "bad_request")  # fmt: skip
-    error_of(served.post(f"{API}/people/obama/faces", files=upload(EXAMPLES / "obama1.jpg"),
-                         data={"box": "0,0,10,10"}), 422, "no_face")  # fmt: skip
+    error_of(
+        served.post(
+            f"{API}/people/obama/faces",
+            files=upload(EXAMPLES / "obama1.jpg"),
+            data={"box": "1,2,3"},
+        ),
+        422,
+        "bad_request",
+    )
+    error_of(
+        served.post(
+            f"{API}/people/obama/faces",
+            files=upload(EXAMPLES / "obama1.jpg"),
+            data={"box": "0,0,10,10"},
+        ),
+        422,
+        "no_face",
+    )
 
 
 def test_too_many_faces_is_refused(trained, recognizer, tmp_path):
@@ -290,20 +338,37 @@ def test_too_many_faces_is_refused(trained, recognizer, tmp_path):
 def test_keys_are_required_and_checked(served):
     rec, photo = f"{API}/recognize", upload(EXAMPLES / "obama1.jpg")
     error_of(served.get(f"{API}/people", headers={"X-API-Key": ""}), 401, "missing_key")
-    error_of(served.get(f"{API}/people", headers={"X-API-Key": "guess-0123456789abcdef"}), 401,
-             "wrong_key")  # fmt: skip
+    error_of(
+        served.get(f"{API}/people", headers={"X-API-Key": "guess-0123456789abcdef"}),
+        401,
+        "wrong_key",
+    )
     error_of(served.post(rec, files=photo, headers={"X-API-Key": ""}), 401, "missing_key")
     error_of(served.get("/metrics", headers={"X-API-Key": ""}), 401, "missing_key")
-    assert served.post(rec, files=photo, headers={"X-API-Key": "",
-                       "Authorization": f"Bearer {READ_KEY}"}).status_code == 200  # fmt: skip
+    assert (
+        served.post(
+            rec, files=photo, headers={"X-API-Key": "", "Authorization": f"Bearer {READ_KEY}"}
+        ).status_code
+        == 200
+    )
     assert served.post(rec, files=photo, headers={"X-API-Key": READ_KEY}).status_code == 200
-    error_of(served.post(f"{API}/people", json={"name": "x"}, headers={"X-API-Key": READ_KEY}),
-             403, "read_only_key")  # fmt: skip
-    error_of(served.delete(f"{API}/people/obama", headers={"X-API-Key": READ_KEY}), 403,
-             "read_only_key")  # fmt: skip
-    error_of(served.post(f"{API}/people/obama/faces", files=photo,
-                         headers={"X-API-Key": "", "Authorization": "Bearer nope"}), 401,
-             "wrong_key")  # fmt: skip
+    error_of(
+        served.post(f"{API}/people", json={"name": "x"}, headers={"X-API-Key": READ_KEY}),
+        403,
+        "read_only_key",
+    )
+    error_of(
+        served.delete(f"{API}/people/obama", headers={"X-API-Key": READ_KEY}), 403, "read_only_key"
+    )
+    error_of(
+        served.post(
+            f"{API}/people/obama/faces",
+            files=photo,
+            headers={"X-API-Key": "", "Authorization": "Bearer nope"},
+        ),
+        401,
+        "wrong_key",
+    )
     assert (served.paths["dataset"] / "obama").is_dir()
 
 
@@ -348,8 +413,13 @@ def test_unknown_people_and_faces(served):
     error_of(served.delete(f"{API}/people/obama/faces/..%2Fbiden%2Fbiden.jpg"), 404, "unknown_face")
     error_of(served.get(f"{API}/nothing"), 404, "not_found")
     error_of(served.put(f"{API}/recognize"), 405, "method_not_allowed")
-    error_of(served.post(f"{API}/people", content=b"{not json",
-                         headers={"content-type": "application/json"}), 422, "bad_request")  # fmt: skip
+    error_of(
+        served.post(
+            f"{API}/people", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+        "bad_request",
+    )
     assert (DATASET / "biden" / "biden.jpg").exists()
 
 

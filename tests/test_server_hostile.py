@@ -40,9 +40,11 @@ async def _hold_body(port: int, headers: bytes, declared: int, sent: int, hold: 
     the answer within `hold` seconds (b"" when none came); the server may close the connection
     before the body is sent, which is the point."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"POST /api/v1/recognize HTTP/1.1\r\nHost: x\r\n" + headers +
-                 f"Content-Length: {declared}\r\nContent-Type: application/octet-stream\r\n\r\n"
-                 .encode())  # fmt: skip
+    writer.write(
+        b"POST /api/v1/recognize HTTP/1.1\r\nHost: x\r\n"
+        + headers
+        + f"Content-Length: {declared}\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+    )
     try:
         await writer.drain()
         for start in range(0, sent, 1 << 16):
@@ -64,8 +66,9 @@ def test_keyless_uploads_are_refused_before_their_bodies_are_read(server) -> Non
     before = rss_mb(server.proc.pid)
 
     async def flood() -> list[bytes]:  # headers only: the answer must come without the body
-        return await asyncio.gather(*(_hold_body(server.port, b"", 19 << 20, 0, 10.0)
-                                      for _ in range(100)))  # fmt: skip
+        return await asyncio.gather(
+            *(_hold_body(server.port, b"", 19 << 20, 0, 10.0) for _ in range(100))
+        )
 
     answers = asyncio.run(flood())
     assert all(a.startswith(b"HTTP/1.1 401") for a in answers), answers[:2]
@@ -80,11 +83,14 @@ def test_keyed_uploads_at_once_are_held_within_the_budget(server) -> None:
     key = f"X-API-Key: {WRITE_KEY}\r\n".encode()
 
     async def holders_then_more() -> tuple[list[bytes], list[bytes]]:
-        held = [asyncio.create_task(_hold_body(server.port, key, 19 << 20, 1 << 20, 10.0))
-                for _ in range(3)]  # fmt: skip
+        held = [
+            asyncio.create_task(_hold_body(server.port, key, 19 << 20, 1 << 20, 10.0))
+            for _ in range(3)
+        ]
         await asyncio.sleep(1.0)  # their headers are in: 57 MB claimed
-        more = await asyncio.gather(*(_hold_body(server.port, key, 19 << 20, 0, 5.0)
-                                      for _ in range(6)))  # fmt: skip
+        more = await asyncio.gather(
+            *(_hold_body(server.port, key, 19 << 20, 0, 5.0) for _ in range(6))
+        )
         return list(more), list(await asyncio.gather(*held))
 
     more, held = asyncio.run(holders_then_more())
@@ -95,8 +101,10 @@ def test_keyed_uploads_at_once_are_held_within_the_budget(server) -> None:
 
     async def flood() -> None:
         nonlocal peak
-        tasks = [asyncio.create_task(_hold_body(server.port, key, 19 << 20, 19 << 20, 15.0))
-                 for _ in range(12)]  # fmt: skip
+        tasks = [
+            asyncio.create_task(_hold_body(server.port, key, 19 << 20, 19 << 20, 15.0))
+            for _ in range(12)
+        ]
         while not all(t.done() for t in tasks):
             peak = max(peak, rss_mb(server.proc.pid))
             await asyncio.sleep(0.05)
@@ -177,9 +185,12 @@ def test_forwarded_addresses_do_not_escape_the_rate_limit(trained, tmp_path) -> 
     that varies it is still one client."""
     paths = gallery_copy(trained, tmp_path)
     with running(paths, "--rate", "2") as s, httpx.Client(base_url=s.url, timeout=10) as c:
-        codes = [c.get(f"{API}/people", headers={"X-API-Key": WRITE_KEY,
-                                                  "X-Forwarded-For": f"10.0.0.{n}"}).status_code
-                 for n in range(12)]  # fmt: skip
+        codes = [
+            c.get(
+                f"{API}/people", headers={"X-API-Key": WRITE_KEY, "X-Forwarded-For": f"10.0.0.{n}"}
+            ).status_code
+            for n in range(12)
+        ]
     assert 429 in codes
 
 

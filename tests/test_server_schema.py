@@ -38,8 +38,9 @@ def test_no_request_gets_a_server_error(api):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def no_server_error(case):
             response = case.call(headers={"X-API-Key": WRITE_KEY})
             assert response.status_code < 500, (case.method, case.formatted_path, response.text)

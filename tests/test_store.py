@@ -58,9 +58,26 @@ def test_other_faces_groups_renames_and_deletes(location: str) -> None:
     vec = np.full(4, 0.5, np.float32)
     other = OtherFace([5.0, 6.0, 7.0, 8.0], 0.8, None, np.full(4, 0.1, np.float32))
     with open_store(location, "emb", 4, all_faces=True) as store:
-        store.upsert([ImageRecord("a/1.jpg", "a", "h", 1, 2, STATUS_OK, None, 2, [1.0, 2.0, 3.0, 4.0],
-                                  0.9, None, vec, (other,)),
-                      record("b/1.jpg", "b", 0.25)])  # fmt: skip
+        store.upsert(
+            [
+                ImageRecord(
+                    "a/1.jpg",
+                    "a",
+                    "h",
+                    1,
+                    2,
+                    STATUS_OK,
+                    None,
+                    2,
+                    [1.0, 2.0, 3.0, 4.0],
+                    0.9,
+                    None,
+                    vec,
+                    (other,),
+                ),
+                record("b/1.jpg", "b", 0.25),
+            ]
+        )
         assert store.stored_faces() == 3 and store.face_counts() == (3, 1)
         faces = store.records()
         assert [(f.relpath, f.face) for f in faces] == [
@@ -74,7 +91,9 @@ def test_other_faces_groups_renames_and_deletes(location: str) -> None:
         assert store.groups() == ({("a/1.jpg", 0): 1, ("b/1.jpg", 0): 2}, {1: "ada"})
         store.rename_person("a", "ada")
         assert [(f.relpath, f.person, f.face) for f in store.records()][:2] == [
-            ("ada/1.jpg", "ada", 0), ("ada/1.jpg", "ada", 1)]  # fmt: skip
+            ("ada/1.jpg", "ada", 0),
+            ("ada/1.jpg", "ada", 1),
+        ]
         store.delete(["ada/1.jpg"])
         assert [f.relpath for f in store.records()] == ["b/1.jpg"] and store.stored_faces() == 1
     with pytest.raises(StoreError, match="all-faces"):

@@ -13,8 +13,16 @@ def test_hamilton_clip(capsys, trained) -> None:
     """The annotated video is WebM with VP8, which Chromium plays (checked by probing the file:
     the WebM/Matroska EBML signature and OpenCV's reading of its codec)."""
     output = trained["work"] / "clip.webm"
-    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(output),
-                   "--model", str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(CLIP),
+        "--output",
+        str(output),
+        "--model",
+        str(trained["model"]),
+    )
     source = cv2.VideoCapture(str(CLIP))
     frames_in = int(source.get(cv2.CAP_PROP_FRAME_COUNT))
     written = cv2.VideoCapture(str(output))
@@ -38,8 +46,17 @@ def test_hamilton_clip(capsys, trained) -> None:
 
 
 def test_hamilton_clip_frame_by_frame(capsys, trained) -> None:
-    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--no-output",
-                   "--detect-every", "1", "--model", str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(CLIP),
+        "--no-output",
+        "--detect-every",
+        "1",
+        "--model",
+        str(trained["model"]),
+    )
     names = doc["names"]
     # the same, every face of every frame on its own (SFace names Obama in near profile at
     # 0.81-0.98; the first stranger that would be named, as alex_lacamoire, is at 1.13)
@@ -58,8 +75,18 @@ def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> 
     if exe is None:
         pytest.skip("no FFmpeg: install the audio extra")
     out = tmp_path / "clip.webm"
-    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(out),
-                   "--max-frames", "60", "--model", str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(CLIP),
+        "--output",
+        str(out),
+        "--max-frames",
+        "60",
+        "--model",
+        str(trained["model"]),
+    )
     assert doc["audio"] is True and doc["frames"] == 60
     probe = subprocess.run([exe, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
     streams = [line for line in probe.stderr.splitlines() if "Stream #" in line]
@@ -74,8 +101,16 @@ def test_the_sound_is_kept_when_ffmpeg_is_at_hand(capsys, trained, tmp_path) -> 
     for _ in range(10):
         writer.write(source.read()[1])
     writer.release()
-    doc = run_json(capsys, "recognize-video", "--input", str(silent), "--output",
-                   str(tmp_path / "silent.webm"), "--model", str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(silent),
+        "--output",
+        str(tmp_path / "silent.webm"),
+        "--model",
+        str(trained["model"]),
+    )
     assert doc["audio"] is False and "silent" not in capsys.readouterr().err
 
 
@@ -86,8 +121,18 @@ def test_without_ffmpeg_opencv_writes_the_same_webm(capsys, trained, tmp_path, m
 
     monkeypatch.setattr(pipeline.encode, "ffmpeg_exe", lambda: None)
     output = tmp_path / "clip.webm"
-    doc = run_json(capsys, "recognize-video", "--input", str(CLIP), "--output", str(output),
-                   "--model", str(trained["model"]), "--max-frames", "60")  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(CLIP),
+        "--output",
+        str(output),
+        "--model",
+        str(trained["model"]),
+        "--max-frames",
+        "60",
+    )
     written = cv2.VideoCapture(str(output))
     assert doc["frames"] == 60 == int(written.get(cv2.CAP_PROP_FRAME_COUNT))
     assert int(written.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"VP80"
@@ -101,11 +146,20 @@ def test_a_damaged_frame_does_not_end_the_video(capsys, trained, tmp_path) -> No
     import numpy as np
 
     data = bytearray(CLIP.read_bytes())
-    data[173112 : 173112 + 4000] = np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes()
+    data[173112 : 173112 + 4000] = (
+        np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes()
+    )
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data))
-    doc = run_json(capsys, "recognize-video", "--input", str(damaged), "--no-output",
-                   "--model", str(trained["model"]))  # fmt: skip
+    doc = run_json(
+        capsys,
+        "recognize-video",
+        "--input",
+        str(damaged),
+        "--no-output",
+        "--model",
+        str(trained["model"]),
+    )
     assert doc["frames"] >= 250 and doc["damaged_frames"] >= 1
     reached = doc["frames"] + doc["damaged_frames"] >= 274
     assert (doc["ended_by"] == "end of stream") == reached, doc["ended_by"]

@@ -6,13 +6,13 @@ Two are shipped, described by data in registry.DETECTORS: the ResNet-10 SSD of t
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
-from pipeline import modelfiles, registry
+from pipeline import registry
 from pipeline.detectors.ssd import SsdDetector
 from pipeline.detectors.yunet import YunetDetector
 from pipeline.errors import ModelError
+from pipeline.modelfiles import ModelFiles
 from pipeline.types import Detection, Image
 
 
@@ -25,16 +25,16 @@ class Detector(Protocol):
 
 def load_detector(
     spec: registry.ModelSpec,
-    models_dir: str | os.PathLike[str] | None = None,
+    files: ModelFiles,
     confidence: float | None = None,
 ) -> Detector:
     """The detector a spec describes, its files sha256-checked; `confidence` defaults to the
     spec's own measured threshold."""
     threshold = spec.confidence if confidence is None else confidence
     if spec.format == "yunet":
-        return YunetDetector(modelfiles.read_verified(spec.files[0], models_dir), spec, threshold)
+        return YunetDetector(files.data(spec.files[0]), spec, threshold)
     if spec.format == "tensorflow":
-        return SsdDetector(modelfiles.load_net(spec, models_dir), spec, threshold)
+        return SsdDetector(files.net(spec), spec, threshold)
     raise ModelError(f"{spec.id}: no detector reads the format {spec.format!r}")
 
 

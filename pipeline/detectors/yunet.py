@@ -28,9 +28,14 @@ class YunetDetector:
         logging.setLogLevel(logging.LOG_LEVEL_ERROR)  # a warning about targets it ignores
         try:
             self.net = cv2.FaceDetectorYN.create(
-                "onnx", np.frombuffer(model, np.uint8), np.zeros(0, np.uint8), spec.input_size,
-                confidence, spec.nms, 5000,
-            )  # fmt: skip
+                "onnx",
+                np.frombuffer(model, np.uint8),
+                np.zeros(0, np.uint8),
+                spec.input_size,
+                confidence,
+                spec.nms,
+                5000,
+            )
         finally:
             logging.setLogLevel(level)
 

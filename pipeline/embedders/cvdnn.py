@@ -1,34 +1,17 @@
-"""Embedder: face crops (N, S, S, 3) BGR uint8 -> (N, D) float32 L2-normalised embeddings."""
+"""Embedder: face crops (N, S, S, 3) BGR uint8 -> (N, D) float32 L2-normalised embeddings,
+by a net run in cv2.dnn or a faster installed runtime (runtimes/)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline import modelfiles
 from pipeline.embedders.align import face_crops
+from pipeline.embedders.base import embed_crops
 from pipeline.registry import ModelSpec
-from pipeline.runtimes import Runner, load_runner
+from pipeline.runtimes import Runner
 from pipeline.types import Detection, Embeddings, Image
-from pipeline.vectors import unit_rows
-
-DEFAULT_BATCH = 8
-
-
-class AnyEmbedder(Protocol):
-    """What FaceRecognizer needs from an embedder: its spec, its crops, its vectors."""
-
-    spec: ModelSpec
-
-    @property
-    def id(self) -> str: ...
-
-    def crops(self, image: Image, detections: Sequence[Detection]) -> Image: ...
-
-    def embed(self, crops: Image) -> Embeddings: ...
 
 
 class Embedder:
@@ -65,41 +48,3 @@ class Embedder:
 
     def _forward(self, crops: Image) -> Embeddings:
         return self.runner.run(self.preprocess(crops)).astype(np.float32)
-
-
-def embed_crops(
-    forward: Callable[[Image], np.ndarray],
-    crops: Image,
-    spec: ModelSpec,
-    center: np.ndarray | None = None,
-) -> Embeddings:
-    """(N, D) unit embeddings of (N, S, S, 3) crops through the net's `forward`.
-
-    With `spec.flip`, the mean of the crop's and its mirror image's unit vectors (one more
-    forward pass). With a `center` (the embedder's mean face vector, spec.center), that mean is
-    subtracted before the final unit scaling, so distances measure what sets faces apart rather
-    than what all faces share (FaceNet's own LFW evaluation: --subtract_mean).
-    """
-    if len(crops) == 0:
-        return np.zeros((0, spec.output_dim), np.float32)
-    if spec.flip:
-        both = unit_rows(forward(np.concatenate([crops, crops[:, :, ::-1]])))
-        vectors = unit_rows(both[: len(crops)] + both[len(crops) :])
-    else:
-        vectors = unit_rows(forward(crops))
-    return vectors if center is None else unit_rows(vectors - center)
-
-
-def load_embedder(
-    spec: ModelSpec,
-    models_dir: str | os.PathLike[str] | None = None,
-    backend: str = "auto",
-) -> AnyEmbedder:
-    """The embedder a spec describes: a net run by cv2.dnn or a faster installed runtime
-    (runtimes/), or dlib's (embed_dlib, optional)."""
-    if spec.format == "dlib":
-        from pipeline.embedders.dlib import DlibEmbedder
-
-        return DlibEmbedder(spec, models_dir)
-    runner = load_runner(spec, models_dir, backend, DEFAULT_BATCH)
-    return Embedder(runner, spec, center=modelfiles.load_center(spec, models_dir))

@@ -8,15 +8,14 @@ here. dlib is imported only when this embedder is chosen (pip install '.[dlib]')
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline import modelfiles
-from pipeline.embedders.cvdnn import embed_crops
+from pipeline.embedders.base import embed_crops
 from pipeline.errors import ModelError
 from pipeline.extras import install_hint
+from pipeline.modelfiles import ModelFiles
 from pipeline.registry import ModelSpec
 from pipeline.types import Detection, Embeddings, Image
 
@@ -33,12 +32,12 @@ def import_dlib():  # noqa: ANN201 (dlib has no type stubs)
 class DlibEmbedder:
     """Same interface as Embedder: crops(image, detections) then embed(crops)."""
 
-    def __init__(self, spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, spec: ModelSpec, files: ModelFiles) -> None:
         dlib = import_dlib()
         self.spec = spec
         self._dlib = dlib
-        net_file, predictor_file = (str(modelfiles.verified_path(f, models_dir)) for f in spec.files)
-        self.center = modelfiles.load_center(spec, models_dir)
+        net_file, predictor_file = (str(files.path(f)) for f in spec.files)
+        self.center = files.center(spec)
         self.net = dlib.face_recognition_model_v1(net_file)
         self.predictor = dlib.shape_predictor(predictor_file)
 

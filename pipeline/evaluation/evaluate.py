@@ -219,7 +219,7 @@ def _pair_plots(
             plot_dir / "roc.png",
             title,
             [(f"default threshold {threshold:.2f}", *at_default)],
-        ),  # fmt: skip
+        ),
         "histogram": plots.histogram_png(
             d[same], d[~same], threshold, plot_dir / "distances.png", title
         ),
@@ -271,9 +271,13 @@ def evaluate_identification(
     k = min(folds, max(counts[n] for n in names if counts[n] >= 2))
     spec = recognizer.embedder.spec
     settings = FoldSettings(
-        max_distance, min_probability, calibrate, method, spec.far if far is None else far,
+        max_distance,
+        min_probability,
+        calibrate,
+        method,
+        spec.far if far is None else far,
         spec.rule,
-    )  # fmt: skip
+    )
     truth, answers, used = _run_folds(x, names, testable, strangers, k, settings)
     report = _score(truth, answers, counts, skipped, k, used, recognizer.embedder.spec)
     if plot_dir is not None:
@@ -336,9 +340,15 @@ def _run_folds(
         test = tested[test_part]
         train = np.setdiff1d(np.arange(len(names)), test)
         model = fit_classifier(
-            x[train], list(labels[train]), s.max_distance, s.min_probability,
-            calibrate=s.calibrate, method=s.method, far=s.far, rule=s.rule,
-        )  # fmt: skip
+            x[train],
+            list(labels[train]),
+            s.max_distance,
+            s.min_probability,
+            calibrate=s.calibrate,
+            method=s.method,
+            far=s.far,
+            rule=s.rule,
+        )
         used.append((model.max_distance, model.min_probability, model.mode or ""))
         own_strangers = strangers[fold::k]
         answers += model.predict(np.concatenate([x[test], own_strangers]))

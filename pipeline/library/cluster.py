@@ -114,8 +114,10 @@ def _average(vectors: Embeddings, cut: float, block: int = 2048) -> Labels:
         r, c = np.nonzero(d2 <= cut * cut)
         rows.append(start + r)
         cols.append(c)
-    pairs = csr_matrix((np.ones(sum(len(r) for r in rows), bool),
-                        (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))  # fmt: skip
+    pairs = csr_matrix(
+        (np.ones(sum(len(r) for r in rows), bool), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n, n),
+    )
     parts, part_of = connected_components(pairs, directed=False)
     labels = np.empty(n, np.int64)
     next_label = 0
@@ -208,8 +210,13 @@ def merge_centres(vectors: Embeddings, labels: Labels, cut: float, neighbours: i
 def _hdbscan(graph: csr_matrix, cut: float, min_size: int) -> Labels:
     from sklearn.cluster import HDBSCAN
 
-    model = HDBSCAN(min_cluster_size=max(2, min_size), min_samples=1, metric="precomputed",
-                    cluster_selection_epsilon=0.0, allow_single_cluster=True)  # fmt: skip
+    model = HDBSCAN(
+        min_cluster_size=max(2, min_size),
+        min_samples=1,
+        metric="precomputed",
+        cluster_selection_epsilon=0.0,
+        allow_single_cluster=True,
+    )
     return model.fit_predict(_with_far_missing(graph, cut)).astype(np.int64)
 
 
@@ -255,8 +262,10 @@ class ClusterScore:
     singletons: int
 
     def to_dict(self) -> dict[str, float | int]:
-        return {k: round(v, 4) if isinstance(v, float) else v
-                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}  # fmt: skip
+        return {
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in ((f, getattr(self, f)) for f in self.__slots__)
+        }
 
 
 def score_clusters(labels: Labels, truth: Sequence[str]) -> ClusterScore:

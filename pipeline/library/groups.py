@@ -66,8 +66,11 @@ class Group:
     def to_dict(self, root: Path | None = None, sightings: bool = False) -> dict[str, Any]:
         span = self.seen()
         first, last = span if span else (None, None)
-        times = ({"first_seen": first, "last_seen": last} if sightings
-                 else {"first_file_time": first, "last_file_time": last})  # fmt: skip
+        times = (
+            {"first_seen": first, "last_seen": last}
+            if sightings
+            else {"first_file_time": first, "last_file_time": last}
+        )
         return {
             "id": self.id,
             "name": self.name,
@@ -94,10 +97,13 @@ class Changes:
     gone: tuple[int, ...] = ()  # groups whose photos are all gone
 
     def to_dict(self) -> dict[str, Any]:
-        return {"created": list(self.created), "grew": {str(k): v for k, v in self.grew.items()},
-                "merged": {str(k): list(v) for k, v in self.merged.items()},
-                "split": {str(k): list(v) for k, v in self.split.items()},
-                "gone": list(self.gone)}  # fmt: skip
+        return {
+            "created": list(self.created),
+            "grew": {str(k): v for k, v in self.grew.items()},
+            "merged": {str(k): list(v) for k, v in self.merged.items()},
+            "split": {str(k): list(v) for k, v in self.split.items()},
+            "gone": list(self.gone),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,10 @@ class StrangerKeeper:
                 continue
             data = png_bytes(crop)
             if not (self.folder / SIGHTINGS).exists():
-                write_bytes(self.folder / SIGHTINGS, b"facerec --keep-unknown: each crop's file "
-                            b"time is when that face was seen\n")  # fmt: skip
+                write_bytes(
+                    self.folder / SIGHTINGS,
+                    b"facerec --keep-unknown: each crop's file time is when that face was seen\n",
+                )
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(seen))
             tag = hashlib.sha256(data + source.encode()).hexdigest()[:10]
             path = self.folder / f"{stamp}-{tag}.png"

@@ -6,14 +6,14 @@ store made with one is valid with another and the embedder id does not change.
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 import numpy as np
 
-from pipeline import modelfiles, registry
+from pipeline import registry
 from pipeline.errors import ModelError
 from pipeline.extras import install_hint, installed
+from pipeline.modelfiles import ModelFiles
 
 BACKENDS = ("opencv", "openvino")
 
@@ -51,7 +51,7 @@ def choose_backend(spec: registry.ModelSpec, requested: str = "auto") -> str:
 
 def load_runner(
     spec: registry.ModelSpec,
-    models_dir: str | os.PathLike[str] | None = None,
+    files: ModelFiles,
     backend: str = "auto",
     batch_size: int = 8,
 ) -> Runner:
@@ -60,7 +60,7 @@ def load_runner(
     if chosen == "openvino":
         from pipeline.runtimes.openvino import OpenVinoRunner
 
-        return OpenVinoRunner(spec, models_dir, batch_size)
+        return OpenVinoRunner(spec, files, batch_size)
     from pipeline.runtimes.opencv import CvDnnRunner
 
-    return CvDnnRunner(modelfiles.load_net(spec, models_dir), spec, batch_size)
+    return CvDnnRunner(files.net(spec), spec, batch_size)

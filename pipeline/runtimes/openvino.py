@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import modelfiles, registry
+from pipeline import registry
 from pipeline.atomic import write_bytes
 from pipeline.errors import FaceRecError, ModelError
+from pipeline.modelfiles import ModelFiles
 
 
 class OpenVinoRunner:
@@ -36,7 +37,7 @@ class OpenVinoRunner:
     def __init__(
         self,
         spec: registry.ModelSpec,
-        models_dir: str | os.PathLike[str] | None = None,
+        files: ModelFiles | None = None,
         batch_size: int = 8,
     ) -> None:
         import openvino as ov
@@ -45,7 +46,7 @@ class OpenVinoRunner:
             raise ModelError(f"{spec.id}: the OpenVINO runner reads TensorFlow graphs only")
         self.spec = spec
         self.batch_size = max(1, batch_size)
-        model = _cached(spec) or _convert(spec, models_dir)
+        model = _cached(spec) or _convert(spec, files or ModelFiles())
         # OMP_NUM_THREADS when set (Ray sets it to an actor's CPUs), else every core. A process
         # with fewer threads than cores must not pin them: OpenVINO pins to the first cores, so
         # two Ray actors of one thread each shared core 0 and left core 1 idle (measured).
@@ -54,9 +55,13 @@ class OpenVinoRunner:
         self._compiled = ov.Core().compile_model(
             model,
             "CPU",
-            {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-             "INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": threads >= cores},
-        )  # fmt: skip
+            {
+                "INFERENCE_PRECISION_HINT": "f32",
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads,
+                "ENABLE_CPU_PINNING": threads >= cores,
+            },
+        )
         self._request = self._compiled.create_infer_request()
         self._output = self._compiled.outputs[0]
 
@@ -107,11 +112,11 @@ def _cached(spec: registry.ModelSpec) -> Any | None:
         return None
 
 
-def _convert(spec: registry.ModelSpec, models_dir: str | os.PathLike[str] | None) -> Any:
+def _convert(spec: registry.ModelSpec, files: ModelFiles) -> Any:
     """Convert the checked, patched graph, batch size free, and try to cache the result."""
     import openvino as ov
 
-    data = modelfiles.read_verified(spec.files[0], models_dir)
+    data = files.data(spec.files[0])
     with tempfile.TemporaryDirectory(prefix="facerec-ov-") as folder:
         graph = Path(folder) / spec.files[0].name  # convert_model reads a path
         graph.write_bytes(data)

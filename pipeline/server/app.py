@@ -86,8 +86,12 @@ def _box(text: str | None) -> list[float] | None:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[2] <= values[0] \
-            or values[3] <= values[1]:  # fmt: skip
+    if (
+        len(values) != 4
+        or not all(math.isfinite(v) for v in values)
+        or values[2] <= values[0]
+        or values[3] <= values[1]
+    ):
         raise ApiError(422, "bad_request", "box: four numbers x1,y1,x2,y2 with x2 > x1, y2 > y1")
     return values
 
@@ -139,8 +143,10 @@ def create_app(service: Service) -> FastAPI:
     async def list_people() -> dict[str, Any]:
         """Every enrolled person with how many photos they have."""
         counts = gallery.snapshot.people_counts()
-        return {"people": [{"name": n, "faces": c} for n, c in counts.items()],
-                "recognizer": recognizer_json()}  # fmt: skip
+        return {
+            "people": [{"name": n, "faces": c} for n, c in counts.items()],
+            "recognizer": recognizer_json(),
+        }
 
     @app.post(f"{API}/people", status_code=201, dependencies=[can_write], tags=["people"])
     async def create_person(body: PersonIn) -> dict[str, Any]:
@@ -185,8 +191,9 @@ def create_app(service: Service) -> FastAPI:
         person = person_of(name)
         return {"faces": [_stored_json(f) for f in gallery.snapshot.faces_of(person)]}
 
-    @app.post(f"{API}/people/{{name}}/faces", status_code=201, dependencies=[can_write],
-              tags=["faces"])  # fmt: skip
+    @app.post(
+        f"{API}/people/{{name}}/faces", status_code=201, dependencies=[can_write], tags=["faces"]
+    )
     async def add_face(
         name: str,
         response: Response,
@@ -194,7 +201,7 @@ def create_app(service: Service) -> FastAPI:
         box: Annotated[
             str | None,
             Form(description="x1,y1,x2,y2 of the face to enrol, when the photo shows several"),
-        ] = None,  # fmt: skip
+        ] = None,
     ) -> dict[str, Any]:
         """Enrol a photo (its main face, or the face at `box`), creating the person if new.
         Answered once the photo and its face are on disk; recognized from the next request."""
@@ -207,11 +214,16 @@ def create_app(service: Service) -> FastAPI:
         )
         if not done.created:
             response.status_code = 200
-        return {"person": person, "face": _stored_json(done.face), "created": done.created,
-                "recognizer": recognizer_json()}  # fmt: skip
+        return {
+            "person": person,
+            "face": _stored_json(done.face),
+            "created": done.created,
+            "recognizer": recognizer_json(),
+        }
 
-    @app.delete(f"{API}/people/{{name}}/faces/{{face_id:path}}", dependencies=[can_write],
-                tags=["faces"])  # fmt: skip
+    @app.delete(
+        f"{API}/people/{{name}}/faces/{{face_id:path}}", dependencies=[can_write], tags=["faces"]
+    )
     async def delete_face(name: str, face_id: str) -> dict[str, Any]:
         """Delete one enrolled photo: its file and its stored face."""
         person = person_of(name)
@@ -219,9 +231,13 @@ def create_app(service: Service) -> FastAPI:
             raise ApiError(404, "unknown_face", f"{person!r} has no face {face_id!r}")
         return {"deleted": face_id, "person": person, "recognizer": recognizer_json()}
 
-    @app.get(f"{API}/people/{{name}}/thumbnail", dependencies=[can_read], tags=["people"],
-             response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}})  # fmt: skip
+    @app.get(
+        f"{API}/people/{{name}}/thumbnail",
+        dependencies=[can_read],
+        tags=["people"],
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
     async def thumbnail(name: str) -> Response:
         """A small JPEG of the person's first enrolled face."""
         person = person_of(name)
@@ -244,7 +260,7 @@ def create_app(service: Service) -> FastAPI:
         annotate: Annotated[
             bool,
             Query(description="also return the image drawn with boxes and names, as a data: URL"),
-        ] = False,  # fmt: skip
+        ] = False,
     ) -> dict[str, Any]:
         """Every face with a name (or "unknown"), as `facerec recognize --json` gives it, and
         which recognizer answered (`by`: the recognizer, or the nearest face enrolled since)."""
@@ -259,10 +275,13 @@ def create_app(service: Service) -> FastAPI:
             h, w = found.image.shape[:2]
             doc: dict[str, Any] = {
                 "faces": [_face_json(f, by) for f, (_, by) in zip(faces, named, strict=True)],
-                "width": w, "height": h,
-                "recognizer": {"version": trained.version,
-                               "up_to_date": trained.generation == gallery.snapshot.generation},
-            }  # fmt: skip
+                "width": w,
+                "height": h,
+                "recognizer": {
+                    "version": trained.version,
+                    "up_to_date": trained.generation == gallery.snapshot.generation,
+                },
+            }
             if annotate:
                 doc["annotated"] = jobs.annotated(found.image, faces)
             return doc
@@ -290,9 +309,13 @@ def create_app(service: Service) -> FastAPI:
                     raise
             distance = float(pairwise_distances(out[0][1], out[1][1])[0, 0])
             limit = max_distance if max_distance is not None else r.embedder.spec.verify_distance
-            return {"same": distance <= limit, "distance": round(distance, 4),
-                    "threshold": round(limit, 4), "box_a": out[0][0].box_list(),
-                    "box_b": out[1][0].box_list()}  # fmt: skip
+            return {
+                "same": distance <= limit,
+                "distance": round(distance, 4),
+                "threshold": round(limit, 4),
+                "box_a": out[0][0].box_list(),
+                "box_b": out[1][0].box_list(),
+            }
 
         doc = await pool.run(job)
         metrics.faces.labels("verify").inc(2)
@@ -330,17 +353,26 @@ def create_app(service: Service) -> FastAPI:
         """The process answers (liveness)."""
         return {"status": "ok"}
 
-    @app.get(f"{API}/ready", tags=["operations"],
-             responses={503: {"description": "not ready"}})  # fmt: skip
+    @app.get(f"{API}/ready", tags=["operations"], responses={503: {"description": "not ready"}})
     async def ready() -> JSONResponse:
         """The models are loaded and the gallery open (readiness)."""
         snap = gallery.snapshot
-        doc = {"ready": service.ready, "faces": len(snap.faces), "people": len(snap.people),
-               "recognizer": recognizer_json(), "workers": pool.size}  # fmt: skip
+        doc = {
+            "ready": service.ready,
+            "faces": len(snap.faces),
+            "people": len(snap.people),
+            "recognizer": recognizer_json(),
+            "workers": pool.size,
+        }
         return JSONResponse(doc, status_code=200 if service.ready else 503)
 
-    @app.get("/metrics", dependencies=[can_read], tags=["operations"], response_class=Response,
-             responses={200: {"content": {"text/plain": {}}}})  # fmt: skip
+    @app.get(
+        "/metrics",
+        dependencies=[can_read],
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
     async def prometheus() -> Response:
         """Prometheus text format: requests, latency, faces, the recognizer in use."""
         snap, trained = gallery.snapshot, gallery.trained
@@ -357,14 +389,25 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={
-            "Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})  # fmt: skip
+        return FileResponse(
+            STATIC / "index.html",
+            headers={
+                "Content-Security-Policy": PAGE_POLICY,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-store",
+            },
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Gate, keys=service.keys, limiter=service.limiter,
-                       limit=limits.upload_bytes, budget=limits.in_flight_bytes,
-                       body_seconds=limits.body_seconds,
-                       writes=lambda method, path: path.startswith(f"{API}/people"))  # fmt: skip
+    app.add_middleware(
+        Gate,
+        keys=service.keys,
+        limiter=service.limiter,
+        limit=limits.upload_bytes,
+        budget=limits.in_flight_bytes,
+        body_seconds=limits.body_seconds,
+        writes=lambda method, path: path.startswith(f"{API}/people"),
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -53,8 +53,9 @@ class _Refusals:
         self.count += 1
         now = time.monotonic()
         if now - self.logged_at >= 60.0:
-            log.warning("%d connections closed in the last minute: %d were open (the cap)",
-                        self.count, cap)  # fmt: skip
+            log.warning(
+                "%d connections closed in the last minute: %d were open (the cap)", self.count, cap
+            )
             self.count, self.logged_at = 0, now
 
 

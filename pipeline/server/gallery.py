@@ -124,8 +124,10 @@ def _no_file_there(folder: Path) -> None:
         NameTaken: there is a file (or link) of that name in the dataset.
     """
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise NameTaken(f"{folder.name!r} is a file in the dataset folder, not a person's "
-                        "folder; pick another name")  # fmt: skip
+        raise NameTaken(
+            f"{folder.name!r} is a file in the dataset folder, not a person's "
+            "folder; pick another name"
+        )
 
 
 def name_faces(
@@ -378,8 +380,10 @@ class LiveGallery:
                     found = self._finder.nearest(vector, k)
                     return [Neighbour(f.person, f.relpath, d, f.box) for f, d in found]
                 except StoreError:
-                    log.warning("the shared gallery's index cannot be read; answering from "
-                                "memory", exc_info=True)  # fmt: skip
+                    log.warning(
+                        "the shared gallery's index cannot be read; answering from memory",
+                        exc_info=True,
+                    )
                     if self._finder is not None:
                         self._finder.close()
                     self._finder = None
@@ -584,17 +588,26 @@ class LiveGallery:
         order = sorted(main, key=lambda i: snap.faces[i].relpath)  # train-model's order
         names = [snap.faces[i].person for i in order]
         classifier = fit_classifier(
-            snap.vectors[order], names, self.spec.max_distance, self.spec.min_probability,
-            self.spec.id, far=self.spec.far, rule=self.spec.rule,
-        )  # fmt: skip
+            snap.vectors[order],
+            names,
+            self.spec.max_distance,
+            self.spec.min_probability,
+            self.spec.id,
+            far=self.spec.far,
+            rule=self.spec.rule,
+        )
         classifier.detector_id = self.detector_id
         classifier.save(self.model_path)
         self._trained = Trained(
             classifier, file_version(self.model_path), snap.generation, frozenset(names)
         )
         self._refits += 1
-        log.info("recognizer %s: %d faces of %d people", self._trained.version,
-                 len(names), len(set(names)))  # fmt: skip
+        log.info(
+            "recognizer %s: %d faces of %d people",
+            self._trained.version,
+            len(names),
+            len(set(names)),
+        )
 
     def wait_until_trained(self, timeout: float = 60.0) -> bool:
         """Block until the recognizer covers the current snapshot (tests, shutdown)."""
@@ -621,6 +634,14 @@ def _listed(name: str) -> bool:
 
 def _empty_report() -> ExtractReport:
     return ExtractReport(
-        images=0, embedded=0, unchanged=0, removed=0, skipped=(), people={}, faces_seen=0,
-        multi_face_images=0, people_without_faces=(), suspects=(),
-    )  # fmt: skip
+        images=0,
+        embedded=0,
+        unchanged=0,
+        removed=0,
+        skipped=(),
+        people={},
+        faces_seen=0,
+        multi_face_images=0,
+        people_without_faces=(),
+        suspects=(),
+    )

@@ -52,8 +52,11 @@ def read_upload(data: bytes, limits: Limits) -> Image:
         raise ApiError(400, "empty_file", "the file is empty (0 bytes)")
     size = header_size(data)
     if size is not None and size[0] * size[1] > limits.pixels:
-        raise ApiError(413, "too_many_pixels", f"{size[0]}x{size[1]} is above the "
-                       f"{limits.pixels / 1e6:g} megapixel limit")  # fmt: skip
+        raise ApiError(
+            413,
+            "too_many_pixels",
+            f"{size[0]}x{size[1]} is above the {limits.pixels / 1e6:g} megapixel limit",
+        )
     try:
         return decode_image(data, "the upload")
     except ImageError as err:
@@ -74,8 +77,11 @@ def find_faces(recognizer: FaceRecognizer, data: bytes, limits: Limits, embed: b
     def run() -> Found:
         found = recognizer.find_faces(image)
         if len(found) > limits.faces:
-            raise ApiError(422, "too_many_faces", f"{len(found)} faces, above the limit of "
-                           f"{limits.faces} per image")  # fmt: skip
+            raise ApiError(
+                422,
+                "too_many_faces",
+                f"{len(found)} faces, above the limit of {limits.faces} per image",
+            )
         dim = recognizer.embedder.spec.output_dim
         vectors = (
             recognizer.embed_detections(image, found)
@@ -170,8 +176,9 @@ def thumbnail(image: Image, box: list[float] | None, side: int = 128) -> bytes:
     part = crop_around(image, np.asarray(box, np.float32), 1.5) if box else image
     h, w = part.shape[:2]
     scale = side / max(h, w)
-    small = cv2.resize(part, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    small = cv2.resize(
+        part, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
     ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
         raise ImageError("cannot encode the thumbnail")

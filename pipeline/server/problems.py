@@ -80,8 +80,11 @@ def install(app: FastAPI) -> None:
         first = err.errors()[0] if err.errors() else {}
         if "UploadFile" in str(first.get("msg", "")):  # a form field where a file belongs
             field = first.get("loc", ("", "file"))[-1]
-            return error_response(400, "no_file", f"{field!r} must be a file (a multipart part "
-                                  "with a filename), not a text field")  # fmt: skip
+            return error_response(
+                400,
+                "no_file",
+                f"{field!r} must be a file (a multipart part with a filename), not a text field",
+            )
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
         return error_response(422, "bad_request", message[:300])
@@ -101,8 +104,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FaceRecError)
     async def ours(request: Request, err: FaceRecError) -> JSONResponse:
         log.error("%s %s: %s", request.method, request.url.path, err)
-        return error_response(507 if "cannot write" in str(err) else 500,
-                              "storage" if "cannot write" in str(err) else "internal", str(err))  # fmt: skip
+        return error_response(
+            507 if "cannot write" in str(err) else 500,
+            "storage" if "cannot write" in str(err) else "internal",
+            str(err),
+        )
 
     @app.exception_handler(Exception)
     async def crash(request: Request, err: Exception) -> JSONResponse:

@@ -15,22 +15,40 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("facerec_requests", "HTTP requests answered",
-                                ["route", "method", "status"], registry=self.registry)  # fmt: skip
+        self.requests = Counter(
+            "facerec_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
-            "facerec_request_seconds", "Time to answer a request", ["route"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=self.registry,
-        )  # fmt: skip
-        self.faces = Counter("facerec_faces", "Faces detected in uploaded images", ["endpoint"],
-                             registry=self.registry)  # fmt: skip
-        self.gallery_faces = Gauge("facerec_gallery_faces", "Enrolled faces",
-                                   registry=self.registry)  # fmt: skip
+            "facerec_request_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.faces = Counter(
+            "facerec_faces",
+            "Faces detected in uploaded images",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.gallery_faces = Gauge(
+            "facerec_gallery_faces", "Enrolled faces", registry=self.registry
+        )
         self.people = Gauge("facerec_gallery_people", "Enrolled people", registry=self.registry)
-        self.model = Gauge("facerec_recognizer_info", "The recognizer in use (value 1)",
-                           ["version", "embedder", "detector"], registry=self.registry)  # fmt: skip
-        self.up_to_date = Gauge("facerec_recognizer_up_to_date",
-                                "1 when the recognizer was fitted on every enrolled face",
-                                registry=self.registry)  # fmt: skip
+        self.model = Gauge(
+            "facerec_recognizer_info",
+            "The recognizer in use (value 1)",
+            ["version", "embedder", "detector"],
+            registry=self.registry,
+        )
+        self.up_to_date = Gauge(
+            "facerec_recognizer_up_to_date",
+            "1 when the recognizer was fitted on every enrolled face",
+            registry=self.registry,
+        )
         self.refits = Gauge(
             "facerec_refits", "Recognizer refits since start", registry=self.registry
         )

@@ -20,6 +20,8 @@ from pipeline.server.security import Keys, RateLimiter
 from pipeline.server.workers import RecognizerPool
 
 log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True, slots=True)
 class KeySetup:
     """The keys in force and, when none was given, the one made up for this run."""
@@ -37,8 +39,10 @@ def key_setup(write: str | None, read: str | None, open_reads: bool) -> KeySetup
     if write is None:
         write = generated = secrets.token_urlsafe(24)
     if len(write) < 16 or (read is not None and len(read) < 16):
-        raise FaceRecError("an API key needs at least 16 characters (python -c "
-                           "'import secrets; print(secrets.token_urlsafe(24))' makes one)")  # fmt: skip
+        raise FaceRecError(
+            "an API key needs at least 16 characters (python -c "
+            "'import secrets; print(secrets.token_urlsafe(24))' makes one)"
+        )
     return KeySetup(Keys.of([write], [read] if read else [], open_reads), generated)
 
 
@@ -90,11 +94,20 @@ def run(
 
     raise_open_file_limit()
     app = create_app(service)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log,
-                timeout_graceful_shutdown=10, server_header=False, http=guarded_protocol(),
-                log_config=log_config(), timeout_keep_alive=5,
-                proxy_headers=bool(trusted_proxies),
-                forwarded_allow_ips=",".join(trusted_proxies or []) or None)  # fmt: skip
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        http=guarded_protocol(),
+        log_config=log_config(),
+        timeout_keep_alive=5,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=",".join(trusted_proxies or []) or None,
+    )
 
 
 def log_config() -> dict[str, Any]:

@@ -63,8 +63,12 @@ class Keys:
         if granted == WRITE or (granted == READ and need == READ):
             return
         if not presented:
-            raise ApiError(401, "missing_key", "send the API key as X-API-Key or Authorization: Bearer",
-                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise ApiError(
+                401,
+                "missing_key",
+                "send the API key as X-API-Key or Authorization: Bearer",
+                {"WWW-Authenticate": "Bearer"},
+            )
         if granted == READ:
             raise ApiError(403, "read_only_key", "this key may read, not change the gallery")
         raise ApiError(401, "wrong_key", "the API key is not valid", {"WWW-Authenticate": "Bearer"})
@@ -116,8 +120,12 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[client] = (tokens, now)
                 wait = (1.0 - tokens) / self.rate
-                raise ApiError(429, "rate_limited", f"more than {self.rate:g} requests a second; "
-                               f"retry in {wait:.1f} s", {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"more than {self.rate:g} requests a second; retry in {wait:.1f} s",
+                    {"Retry-After": str(max(1, round(wait)))},
+                )
             self._buckets[client] = (tokens - 1.0, now)
             while len(self._buckets) > self.clients:
                 self._buckets.popitem(last=False)
@@ -206,8 +214,13 @@ class Gate:
             return
         claim = int(length) if length is not None else self.limit  # chunked: the worst case
         if self.held and self.held + claim > self.budget:
-            await _answer(send, 503, "busy", "too many uploads at once; retry in a second",
-                          {"Retry-After": "1"})  # fmt: skip
+            await _answer(
+                send,
+                503,
+                "busy",
+                "too many uploads at once; retry in a second",
+                {"Retry-After": "1"},
+            )
             return
         self.held += claim
         try:
@@ -236,8 +249,9 @@ class Gate:
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(left, 0.001))
             except asyncio.TimeoutError:
-                await _answer(send, 408, "too_slow",
-                              f"the body did not arrive within {self.body_seconds:g} s")  # fmt: skip
+                await _answer(
+                    send, 408, "too_slow", f"the body did not arrive within {self.body_seconds:g} s"
+                )
                 return None
             if message["type"] == "http.disconnect":
                 return None
@@ -245,8 +259,9 @@ class Gate:
             total += len(chunk)
             if total > self.limit:
                 mb = self.limit / (1 << 20)
-                await _answer(send, 413, "too_large",
-                              f"the request is over the {mb:g} MB upload limit")  # fmt: skip
+                await _answer(
+                    send, 413, "too_large", f"the request is over the {mb:g} MB upload limit"
+                )
                 return None
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -260,9 +275,18 @@ async def _answer(
     is not waited for)."""
     body = json.dumps({"error": code, "message": message}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"), *extra]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *extra,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -270,4 +294,3 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-

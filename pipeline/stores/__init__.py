@@ -47,8 +47,10 @@ def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) 
         if PgStore.made_with(str(location)) is None:
             from pipeline.stores.postgres import redact
 
-            raise StoreError(f"{redact(str(location))}: no gallery there (run extract-embeddings "
-                             "first), or the server cannot be reached")  # fmt: skip
+            raise StoreError(
+                f"{redact(str(location))}: no gallery there (run extract-embeddings "
+                "first), or the server cannot be reached"
+            )
         return PgStore(str(location), embedder_id, dim, None, writer=False)
     if not Path(location).is_file():
         raise StoreError(f"{location}: no embeddings database (run extract-embeddings first)")

@@ -110,8 +110,11 @@ class PgStore:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
                 for statement in _schema(dim):
                     cur.execute(statement)
-                cur.execute("INSERT INTO facerec.schema_version (version) VALUES (%s) "
-                            "ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))  # fmt: skip
+                cur.execute(
+                    "INSERT INTO facerec.schema_version (version) VALUES (%s) "
+                    "ON CONFLICT DO NOTHING",
+                    (SCHEMA_VERSION,),
+                )
                 meta = dict(cur.execute("SELECT key, value FROM facerec.meta").fetchall())
                 if not meta:
                     meta = new_meta(embedder_id, dim, detector_id, all_faces) | {"generation": "0"}
@@ -142,9 +145,11 @@ class PgStore:
             import psycopg
 
             with psycopg.connect(url, connect_timeout=10) as conn:
-                meta = dict(conn.execute(
-                    "SELECT key, value FROM facerec.meta WHERE key IN ('embedder_id', 'detector_id')"
-                ).fetchall())  # fmt: skip
+                meta = dict(
+                    conn.execute(
+                        "SELECT key, value FROM facerec.meta WHERE key IN ('embedder_id', 'detector_id')"
+                    ).fetchall()
+                )
         except Exception:  # no server, no schema yet: opening it will say why
             return None
         if "detector_id" not in meta:
@@ -178,8 +183,10 @@ class PgStore:
                     ).fetchone()
                     self.last_generation = int(row[0])
         except self._psycopg.OperationalError as err:
-            raise StoreError(f"{self.path}: the server failed ({_first_line(err)}); the "
-                             "gallery keeps what was committed before") from err  # fmt: skip
+            raise StoreError(
+                f"{self.path}: the server failed ({_first_line(err)}); the "
+                "gallery keeps what was committed before"
+            ) from err
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._transaction() as cur:
@@ -222,8 +229,10 @@ class PgStore:
 
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
         with self._transaction(lock=True) as cur:
-            cur.execute("UPDATE facerec.images SET size = %s, mtime_ns = %s WHERE relpath = %s",
-                        (size, mtime_ns, relpath))  # fmt: skip
+            cur.execute(
+                "UPDATE facerec.images SET size = %s, mtime_ns = %s WHERE relpath = %s",
+                (size, mtime_ns, relpath),
+            )
 
     def _vector(self, vector: np.ndarray, relpath: str) -> np.ndarray:
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -233,17 +242,35 @@ class PgStore:
 
     def upsert(self, records: Sequence[ImageRecord]) -> None:
         rows = [
-            (r.relpath, r.person, r.sha256, r.size, r.mtime_ns, r.status, r.reason, r.faces,
-             _json(r.box), r.score, _json(r.landmarks),
-             None if r.embedding is None else self._vector(r.embedding, r.relpath),
-             self.embedder_id)
+            (
+                r.relpath,
+                r.person,
+                r.sha256,
+                r.size,
+                r.mtime_ns,
+                r.status,
+                r.reason,
+                r.faces,
+                _json(r.box),
+                r.score,
+                _json(r.landmarks),
+                None if r.embedding is None else self._vector(r.embedding, r.relpath),
+                self.embedder_id,
+            )
             for r in records
-        ]  # fmt: skip
+        ]
         others = [
-            (r.relpath, n, _json(o.box), o.score, _json(o.landmarks),
-             self._vector(o.embedding, r.relpath))
-            for r in records for n, o in enumerate(r.others, start=1)
-        ]  # fmt: skip
+            (
+                r.relpath,
+                n,
+                _json(o.box),
+                o.score,
+                _json(o.landmarks),
+                self._vector(o.embedding, r.relpath),
+            )
+            for r in records
+            for n, o in enumerate(r.others, start=1)
+        ]
         with self._transaction(lock=True) as cur:
             cur.executemany(
                 "INSERT INTO facerec.images VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
@@ -254,11 +281,14 @@ class PgStore:
                 "embedding = EXCLUDED.embedding, embedder_id = EXCLUDED.embedder_id",
                 rows,
             )
-            cur.execute("DELETE FROM facerec.extra_faces WHERE relpath = ANY(%s)",
-                        ([r.relpath for r in records],))  # fmt: skip
+            cur.execute(
+                "DELETE FROM facerec.extra_faces WHERE relpath = ANY(%s)",
+                ([r.relpath for r in records],),
+            )
             if others:
-                cur.executemany("INSERT INTO facerec.extra_faces VALUES (%s, %s, %s, %s, %s, %s)",
-                                others)  # fmt: skip
+                cur.executemany(
+                    "INSERT INTO facerec.extra_faces VALUES (%s, %s, %s, %s, %s, %s)", others
+                )
 
     def remove_missing(self, present: Iterable[str]) -> int:
         keep = set(present)
@@ -289,10 +319,13 @@ class PgStore:
         with self._transaction(lock=True) as cur:
             cur.execute("DELETE FROM facerec.face_groups")
             cur.execute("DELETE FROM facerec.group_names")
-            cur.executemany("INSERT INTO facerec.face_groups VALUES (%s, %s, %s)",
-                            [(k[0], k[1], g) for k, g in sorted(groups.items())])  # fmt: skip
-            cur.executemany("INSERT INTO facerec.group_names VALUES (%s, %s)",
-                            sorted(names.items()))  # fmt: skip
+            cur.executemany(
+                "INSERT INTO facerec.face_groups VALUES (%s, %s, %s)",
+                [(k[0], k[1], g) for k, g in sorted(groups.items())],
+            )
+            cur.executemany(
+                "INSERT INTO facerec.group_names VALUES (%s, %s)", sorted(names.items())
+            )
 
     def stored_faces(self) -> int:
         [(main, extra)] = self._rows(
@@ -358,10 +391,8 @@ class PgStore:
                 (vec, STATUS_OK, vec, k, vec, vec, k, k),
             ).fetchall()
         return [
-            (StoredFace(r[0], r[1], r[2], r[3], _np(r[4]), int(r[5])),
-             float(r[6]))
-            for r in rows
-        ]  # fmt: skip
+            (StoredFace(r[0], r[1], r[2], r[3], _np(r[4]), int(r[5])), float(r[6])) for r in rows
+        ]
 
 
 def _np(value: Any) -> np.ndarray:

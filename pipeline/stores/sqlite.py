@@ -439,18 +439,33 @@ class EmbeddingStore:
             emb = None if r.embedding is None else self._blob(r.embedding, r.relpath)
             rows.append(
                 (
-                    r.relpath, r.person, r.sha256, r.size, r.mtime_ns, r.status, r.reason, r.faces,
-                    json.dumps(r.box) if r.box is not None else None, r.score,
+                    r.relpath,
+                    r.person,
+                    r.sha256,
+                    r.size,
+                    r.mtime_ns,
+                    r.status,
+                    r.reason,
+                    r.faces,
+                    json.dumps(r.box) if r.box is not None else None,
+                    r.score,
                     json.dumps(r.landmarks) if r.landmarks is not None else None,
-                    emb, self.embedder_id,
+                    emb,
+                    self.embedder_id,
                 )
-            )  # fmt: skip
+            )
         others = [
-            (r.relpath, n, json.dumps(o.box), o.score,
-             json.dumps(o.landmarks) if o.landmarks is not None else None,
-             self._blob(o.embedding, r.relpath))
-            for r in records for n, o in enumerate(r.others, start=1)
-        ]  # fmt: skip
+            (
+                r.relpath,
+                n,
+                json.dumps(o.box),
+                o.score,
+                json.dumps(o.landmarks) if o.landmarks is not None else None,
+                self._blob(o.embedding, r.relpath),
+            )
+            for r in records
+            for n, o in enumerate(r.others, start=1)
+        ]
         with self._writing(), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
@@ -585,8 +600,11 @@ class EmbeddingStore:
             self.damaged[relpath] = why
             logging.getLogger(__name__).warning(
                 "%s: the stored embedding of %s is damaged (%s); left out (extract-embeddings "
-                "embeds the image again)", self.path, relpath, why,
-            )  # fmt: skip
+                "embeds the image again)",
+                self.path,
+                relpath,
+                why,
+            )
         return None
 
     def _box(self, text: object) -> list[float] | None:
@@ -606,8 +624,9 @@ class EmbeddingStore:
         ).fetchall()
         main = [
             StoredFace(r[0], r[1], self._box(r[2]), r[3], v, 0, r[5])
-            for r in rows if (v := self._vector(r[4], r[0])) is not None
-        ]  # fmt: skip
+            for r in rows
+            if (v := self._vector(r[4], r[0])) is not None
+        ]
         has_extra = self._has_extra_faces()
         extra = (
             self.conn.execute(
@@ -620,6 +639,7 @@ class EmbeddingStore:
         )
         others = [
             StoredFace(r[0], r[1], self._box(r[2]), r[3], v, r[5], r[6])
-            for r in extra if (v := self._vector(r[4], f"{r[0]}#{r[5]}")) is not None
-        ]  # fmt: skip
+            for r in extra
+            if (v := self._vector(r[4], f"{r[0]}#{r[5]}")) is not None
+        ]
         return sorted(main + others, key=lambda f: (f.relpath, f.face))

@@ -32,8 +32,12 @@ def video_delay(exe: str, source: str) -> float:
     the sound must skip this much to stay in sync (the Hamilton clip: audio starts 0.008 s,
     pictures 0.852 s). 0 when FFmpeg does not say."""
     try:
-        done = subprocess.run([exe, "-nostdin", "-hide_banner", "-i", source], capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [exe, "-nostdin", "-hide_banner", "-i", source],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return 0.0
     file_start = re.search(r"Duration: .*?start: (-?\d+\.\d+)", done.stderr)
@@ -52,9 +56,29 @@ def add_audio(video: Path, source: str, out: Path, timeout: float = 600.0) -> bo
         return False
     codec = "libopus" if out.suffix.lower() == ".webm" else "aac"
     delay = f"{video_delay(exe, source):.6f}"
-    command = [exe, "-nostdin", "-y", "-v", "error", "-i", str(video), "-ss", delay, "-i", source,
-               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", codec, "-shortest",
-               str(out)]  # fmt: skip
+    command = [
+        exe,
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-i",
+        str(video),
+        "-ss",
+        delay,
+        "-i",
+        source,
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        codec,
+        "-shortest",
+        str(out),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as err:

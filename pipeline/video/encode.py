@@ -27,8 +27,14 @@ from pipeline.video.audio import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
-FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG",
-          ".mkv": "MJPG"}  # fmt: skip
+FOURCC = {
+    ".webm": "VP80",
+    ".mp4": "mp4v",
+    ".m4v": "mp4v",
+    ".mov": "mp4v",
+    ".avi": "MJPG",
+    ".mkv": "MJPG",
+}
 BITS_PER_PIXEL = 0.3  # FFmpeg's VP8 target: about what OpenCV's writer gives (1.7 Mbit/s, 360p)
 
 
@@ -44,10 +50,34 @@ class FfmpegWriter:
 
     def __init__(self, exe: str, path: Path, fps: float, width: int, height: int) -> None:
         bitrate = max(300_000, int(BITS_PER_PIXEL * width * height * fps))
-        command = [exe, "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
-                   "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-", "-c:v", "libvpx",
-                   "-deadline", "realtime", "-cpu-used", "8", "-b:v", str(bitrate),
-                   "-f", "webm", str(path)]  # fmt: skip
+        command = [
+            exe,
+            "-nostdin",
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps:.6f}",
+            "-i",
+            "-",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            str(bitrate),
+            "-f",
+            "webm",
+            str(path),
+        ]
         self._shape = (height, width, 3)
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -59,8 +59,9 @@ def open_source(source: str) -> tuple[cv2.VideoCapture, str]:
     if not capture.isOpened():
         capture.release()
         raise VideoError(f"{source}: cannot open this {kind} as video")
-    width, height = (int(capture.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH,
-                                                         cv2.CAP_PROP_FRAME_HEIGHT))  # fmt: skip
+    width, height = (
+        int(capture.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)
+    )
     if width * height > MAX_PIXELS:
         capture.release()
         raise VideoError(
@@ -167,9 +168,13 @@ def frame_reader(source: FrameSource, depth: int = 4) -> Prefetcher[tuple[Image,
     processed is never late. Each frame carries the time it was read, for latency.
     """
     return Prefetcher(
-        source.frames(), depth, drop_oldest=not source.file, name="capture",
-        weight=lambda item: item[0].nbytes, budget=DECODED_BUDGET,
-    )  # fmt: skip
+        source.frames(),
+        depth,
+        drop_oldest=not source.file,
+        name="capture",
+        weight=lambda item: item[0].nbytes,
+        budget=DECODED_BUDGET,
+    )
 
 
 def recognize_video(

@@ -20,8 +20,12 @@ class Appearance:
     end_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"first_frame": self.first_frame, "last_frame": self.last_frame,
-                "start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3)}  # fmt: skip
+        return {
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+        }
 
 
 def timeline(named_frames: dict[str, list[int]], fps: float) -> dict[str, list[Appearance]]:

@@ -1,0 +1,1 @@
+"""One module per `facerec` command, each with add(subparsers) and run(args) -> exit code."""
