@@ -33,7 +33,7 @@ from pipeline.extract import BATCH_IMAGES, Seen, Tally, extract_embeddings  # no
 from pipeline.extract_ray import NetsRecipe, extract_embeddings_ray, from_row, to_row  # noqa: E402
 from pipeline.imageio import DatasetItem, scan_dataset  # noqa: E402
 from pipeline.stores import open_store  # noqa: E402
-from pipeline.stores.sqlite import STATUS_OK, ImageRecord  # noqa: E402
+from pipeline.stores.records import STATUS_OK, ImageRecord  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
 

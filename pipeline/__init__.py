@@ -35,6 +35,7 @@ _EXPORTS = {
     "NotTrainedError": "errors",
     "StoreError": "errors",
     "VideoError": "errors",
+    "TooManyFaces": "errors",
     "Detection": "types",
     "ExtractReport": "types",
     "ImageResult": "types",
@@ -45,15 +46,14 @@ _EXPORTS = {
     "PairsReport": "types",
     "IdentificationReport": "types",
     "IdentityClassifier": "classify",
-    "EmbeddingStore": "store",
-    "FaceRecognizer": "recognizer",
+    "open_store": "stores",
     "extract_embeddings": "extract",
     "train_model": "train",
     "recognize_images": "recognize",
-    "recognize_video": "video",
-    "read_pairs": "pairs",
-    "evaluate_pairs": "evaluate",
-    "evaluate_identification": "evaluate",
+    "recognize_video": "video.stream",
+    "read_pairs": "evaluation.pairsfile",
+    "evaluate_pairs": "evaluation.evaluate",
+    "evaluate_identification": "evaluation.evaluate",
 }
 
 __all__ = sorted(_EXPORTS)

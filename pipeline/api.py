@@ -25,10 +25,10 @@ import numpy as np
 
 from pipeline.classify import IdentityClassifier
 from pipeline.core import FaceRecognizer
-from pipeline.errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
+from pipeline.errors import ImageError, IncompatibleModelError, NotTrainedError
 from pipeline.imageio import decode_image, read_image
 from pipeline.registry import chosen_embedder, embedder_spec
-from pipeline.search import Neighbour, nearest
+from pipeline.search import Neighbour
 from pipeline.stores import made_with, open_existing
 from pipeline.types import Detection, Embeddings, Image, RecognizedFace, Verification
 
@@ -151,24 +151,15 @@ def search_store(
     PostgreSQL gallery, by its HNSW index)."""
     spec = recognizer.embedder.spec
     with open_existing(store, spec.id, spec.output_dim) as opened:
-        [faces] = recognizer.embed_images([image])
-        if faces.error is not None:
-            raise ImageError(faces.error)
-        if not faces.detections:
-            raise NoFaceError("no face found in the image", "first")
+        _, vector = recognizer.main_embedding(image)
         if opened.detector_id != recognizer.detector.spec.id:
             raise IncompatibleModelError(
                 f"{store}: its faces were found by {opened.detector_id}, not "
                 f"{recognizer.detector.spec.id}; crops of two detectors do not mix: drop "
                 "--detector, or pass another --store"
             )
-        if hasattr(opened, "nearest"):
-            return [
-                Neighbour(f.person, f.relpath, d, f.box)
-                for f, d in opened.nearest(faces.embeddings[0], k)
-            ]
-        gallery = opened.records()
-    return nearest(faces.embeddings[0], gallery, k)
+        found = opened.nearest(vector[0], k)
+    return [Neighbour(f.person, f.relpath, d, f.box) for f, d in found]
 
 
 # One-call functions, in the style of face_recognition and deepface. Each loads the nets (about

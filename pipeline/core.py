@@ -1,9 +1,15 @@
-"""FaceRecognizer: composes detect -> landmarks -> crop -> embed (-> classify) for an image."""
+"""The one recognition step: detect -> landmarks -> align -> embed -> decide, for an image.
+
+The CLI, the Python API (FaceRec) and the server all call FaceRecognizer. What decides a name
+is a Decider: the trained recognizer file (classify.IdentityClassifier), or the server's live
+gallery, which also answers from faces enrolled since its last refit (server/gallery.py).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -13,12 +19,32 @@ from pipeline.classify import IdentityClassifier
 from pipeline.detectors import Detector, load_detector
 from pipeline.detectors.landmarks import Landmarker
 from pipeline.embedders import AnyEmbedder, load_embedder
-from pipeline.errors import ImageError, IncompatibleModelError, NoFaceError, NotTrainedError
+from pipeline.errors import (
+    ImageError,
+    IncompatibleModelError,
+    NoFaceError,
+    NotTrainedError,
+    TooManyFaces,
+)
 from pipeline.modelfiles import ModelFiles
-from pipeline.types import Detection, Embeddings, Image, ImageFaces, RecognizedFace, Verification
+from pipeline.types import (
+    Detection,
+    Embeddings,
+    Image,
+    ImageFaces,
+    Match,
+    RecognizedFace,
+    Verification,
+)
 from pipeline.vectors import pairwise_distances
 
 _CONFIRM_BELOW = 0.7
+
+
+class Decider(Protocol):
+    """Names faces from their embeddings: one Match per row, in order."""
+
+    def predict(self, embeddings: Embeddings) -> list[Match]: ...
 
 
 def opencv_failure(err: BaseException) -> str:
@@ -114,30 +140,41 @@ class FaceRecognizer:
             classifier,
         )
 
-    def find_faces(self, image: Image, thorough: bool = True) -> list[Detection]:
+    def find_faces(
+        self, image: Image, thorough: bool = True, max_faces: int | None = None
+    ) -> list[Detection]:
         """Detections with landmarks, best score first (`thorough`: see SsdDetector).
 
         In thorough mode a weak detector hit (score under 0.7) must be confirmed by O-Net
         (face probability 0.5 or more): the group-photo pass otherwise found a face printed on
         a T-shirt (SSD 0.55, O-Net 0.36), while every real face in the repository's images
         that scored under 0.7 had O-Net 1.0.
+
+        Raises:
+            TooManyFaces: more than `max_faces` faces (checked before any is embedded).
         """
         found = self.landmarker.refine(image, self.detector.detect(image, thorough))
-        if not thorough:
-            return found
-        return [d for d in found if d.score >= _CONFIRM_BELOW or (d.landmark_score or 0) >= 0.5]
+        if thorough:
+            found = [
+                d for d in found if d.score >= _CONFIRM_BELOW or (d.landmark_score or 0) >= 0.5
+            ]
+        if max_faces is not None and len(found) > max_faces:
+            raise TooManyFaces(f"{len(found)} faces, above the limit of {max_faces} per image")
+        return found
 
     def embed_detections(self, image: Image, detections: Sequence[Detection]) -> Embeddings:
         """(N, D) embeddings for the given detections of one image, in one batch."""
         return self.embedder.embed(self.embedder.crops(image, detections))
 
     def embed_faces(
-        self, image: Image, thorough: bool = True
+        self, image: Image, thorough: bool = True, max_faces: int | None = None
     ) -> tuple[list[Detection], Embeddings]:
-        detections = self.find_faces(image, thorough)
+        detections = self.find_faces(image, thorough, max_faces)
         return detections, self.embed_detections(image, detections)
 
-    def embed_images(self, images: Sequence[Image], every_face: bool = False) -> list[ImageFaces]:
+    def embed_images(
+        self, images: Sequence[Image], every_face: bool = False, max_faces: int | None = None
+    ) -> list[ImageFaces]:
         """Detect in each image, then embed the chosen faces of all of them in one batched pass.
 
         The chosen faces are every face (`every_face`) or the main one (main_face), which is
@@ -146,18 +183,20 @@ class FaceRecognizer:
         time, and the image that fails comes back with `error` set instead of ending the job.
         """
         try:
-            return self._embed_batch(images, every_face)
+            return self._embed_batch(images, every_face, max_faces)
         except (cv2.error, MemoryError) as err:
             if len(images) > 1:
-                return [self.embed_images([image], every_face)[0] for image in images]
+                return [self.embed_images([image], every_face, max_faces)[0] for image in images]
             empty = np.zeros((0, self.embedder.spec.output_dim), np.float32)
             return [ImageFaces([], empty, 0, error=opencv_failure(err))]
 
-    def _embed_batch(self, images: Sequence[Image], every_face: bool) -> list[ImageFaces]:
+    def _embed_batch(
+        self, images: Sequence[Image], every_face: bool, max_faces: int | None
+    ) -> list[ImageFaces]:
         chosen: list[tuple[list[Detection], int]] = []
         crops = []
         for image in images:
-            found = self.find_faces(image)
+            found = self.find_faces(image, max_faces=max_faces)
             h, w = image.shape[:2]
             faces = found if every_face or not found else [main_face(found, w, h)]
             chosen.append((faces, len(found)))
@@ -172,8 +211,28 @@ class FaceRecognizer:
             start += len(faces)
         return out
 
+    def main_embedding(
+        self, image: Image, max_faces: int | None = None
+    ) -> tuple[Detection, Embeddings]:
+        """The image's main face (main_face) and its (1, D) embedding: what find searches with.
+
+        Raises:
+            ImageError: OpenCV failed on the image.
+            NoFaceError: the image shows no face.
+        """
+        [faces] = self.embed_images([image], max_faces=max_faces)
+        if faces.error is not None:
+            raise ImageError(faces.error)
+        if not faces.detections:
+            raise NoFaceError("no face found in the image", "first")
+        return faces.detections[0], faces.embeddings[:1]
+
     def verify(
-        self, image_a: Image, image_b: Image, max_distance: float | None = None
+        self,
+        image_a: Image,
+        image_b: Image,
+        max_distance: float | None = None,
+        max_faces: int | None = None,
     ) -> Verification:
         """Same person or not: the main face of each image, compared by distance (1:1).
 
@@ -182,7 +241,7 @@ class FaceRecognizer:
         Raises:
             NoFaceError: either image shows no face (`which` says which one).
         """
-        a, b = self.embed_images([image_a, image_b])
+        a, b = self.embed_images([image_a, image_b], max_faces=max_faces)
         for which, side in (("first", a), ("second", b)):
             if side.error is not None:
                 raise ImageError(f"the {which} image: {side.error}")
@@ -201,13 +260,21 @@ class FaceRecognizer:
             b.found,
         )
 
-    def recognize(self, image: Image, thorough: bool = True) -> list[RecognizedFace]:
+    def recognize(
+        self,
+        image: Image,
+        thorough: bool = True,
+        decider: Decider | None = None,
+        max_faces: int | None = None,
+    ) -> list[RecognizedFace]:
         """Every face in the image with a name (or unknown), probability and distance.
 
+        `decider` names the faces, by default the loaded recognizer file (self.classifier).
         `thorough=False` (video frames) skips the second search meant for tight crops.
         """
-        if self.classifier is None:
+        decider = decider or self.classifier
+        if decider is None:
             raise NotTrainedError("no trained recognizer loaded: run train-model first")
-        detections, embeddings = self.embed_faces(image, thorough)
-        matches = self.classifier.predict(embeddings)
+        detections, embeddings = self.embed_faces(image, thorough, max_faces)
+        matches = decider.predict(embeddings) if detections else []
         return [RecognizedFace(d, m) for d, m in zip(detections, matches, strict=True)]

@@ -17,10 +17,10 @@ import numpy as np
 
 from pipeline.atomic import fsync_folder, write_bytes
 from pipeline.boxes import clip_box
-from pipeline.errors import FaceRecError
+from pipeline.errors import FaceRecError, NameTaken
 from pipeline.extract import image_record
 from pipeline.imageio import DatasetItem
-from pipeline.stores.sqlite import EmbeddingStore, ImageRecord
+from pipeline.stores.records import ImageRecord, Store
 from pipeline.types import Image, ImageFaces
 
 # How much of the photo around a named face is kept: the face's box grown to 2.5 times its
@@ -54,7 +54,7 @@ def enrolment_relpath(person: str, data: bytes, suffix: str) -> str:
 
 
 def enrol_photo(
-    store: EmbeddingStore,
+    store: Store,
     dataset: Path,
     person: str,
     data: bytes,
@@ -88,3 +88,16 @@ def enrol_photo(
             path.unlink()
         raise
     return record
+
+
+def no_file_there(folder: Path) -> None:
+    """A person's folder cannot be made where the dataset holds a file of that name.
+
+    Raises:
+        NameTaken: there is a file (or link) of that name in the dataset.
+    """
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise NameTaken(
+            f"{folder.name!r} is a file in the dataset folder, not a person's "
+            "folder; pick another name"
+        )

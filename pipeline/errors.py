@@ -55,6 +55,10 @@ class NoFaceError(FaceRecError):
         self.which = which
 
 
+class TooManyFaces(FaceRecError):
+    """An image shows more faces than the caller allows (the server's --max-faces)."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (systemd stop, docker stop, kill), raised where Ctrl-C would be, so the same
     cleanups run; the command line exits 143 for it, 130 for Ctrl-C."""

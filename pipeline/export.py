@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import write_bytes
-from pipeline.stores.sqlite import EmbeddingStore
+from pipeline.stores.records import Store
 
 CSV_FIELDS = [
     "row",
@@ -40,7 +40,7 @@ class Exported:
     detector: str
 
 
-def export_store(store: EmbeddingStore, folder: Path) -> Exported:
+def export_store(store: Store, folder: Path) -> Exported:
     """Write every embedded face of `store` into `folder`; returns what was written."""
     faces = store.records()
     detector = store.detector_id or ""

@@ -31,7 +31,7 @@ from pipeline.imageio import (
     scan_dataset,
 )
 from pipeline.prefetch import prefetch
-from pipeline.stores.sqlite import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
+from pipeline.stores.records import STATUS_OK, STATUS_SKIPPED, ImageRecord, OtherFace, Store
 from pipeline.types import (
     UNKNOWN,
     Detection,
@@ -219,7 +219,7 @@ class Tally:
     embedded: int = 0
     unchanged: int = 0
 
-    def settle(self, seen: Seen, store: EmbeddingStore) -> None:
+    def settle(self, seen: Seen, store: Store) -> None:
         """An image that is not embedded: skipped, unchanged, or touched (content as stored,
         new mtime: the row keeps its embedding and learns the mtime)."""
         old = self.known.get(seen.item.relpath)
@@ -233,7 +233,7 @@ class Tally:
         else:
             self.skipped.append(Skip(seen.item.relpath, (old[4] if old else None) or "skipped"))
 
-    def write(self, records: list[ImageRecord], store: EmbeddingStore) -> None:
+    def write(self, records: list[ImageRecord], store: Store) -> None:
         """Embedded images' rows, in one transaction."""
         store.upsert(records)
         for r in records:
@@ -245,7 +245,7 @@ class Tally:
 
 def begin(
     dataset: str | os.PathLike[str],
-    store: EmbeddingStore,
+    store: Store,
     scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,
     remove: bool = True,
 ) -> Tally:
@@ -270,7 +270,7 @@ def begin(
     return Tally(items, known, removed, [Skip(q.relpath, q.reason) for q in found.problems])
 
 
-def report(tally: Tally, store: EmbeddingStore, verify_distance: float) -> ExtractReport:
+def report(tally: Tally, store: Store, verify_distance: float) -> ExtractReport:
     """What a finished run did and what the store now holds."""
     names, vectors, relpaths = store.embeddings()
     faces_seen, multi_face = store.face_counts()
@@ -291,7 +291,7 @@ def report(tally: Tally, store: EmbeddingStore, verify_distance: float) -> Extra
 
 def extract_embeddings(
     dataset: str | os.PathLike[str],
-    store: EmbeddingStore,
+    store: Store,
     recognizer: FaceRecognizer,
     progress: Callable[[Iterable[Seen], int], Iterable[Seen]] | None = None,
     scan: Callable[[str | os.PathLike[str]], DatasetScan] = scan_dataset,

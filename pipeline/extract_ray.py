@@ -45,7 +45,7 @@ from pipeline.extract import (
 from pipeline.extras import require
 from pipeline.imageio import DatasetItem, DatasetScan, dataset_path, scan_dataset
 from pipeline.registry import ModelSpec
-from pipeline.stores.sqlite import EmbeddingStore, ImageRecord, OtherFace
+from pipeline.stores.records import ImageRecord, OtherFace, Store
 from pipeline.types import ExtractReport
 
 RETRIES = 3  # a batch whose worker dies this many times more ends the run (a poison image)
@@ -182,7 +182,7 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         ) from None
 
 
-def _pending(tally: Tally, store: EmbeddingStore) -> list[dict[str, str]]:
+def _pending(tally: Tally, store: Store) -> list[dict[str, str]]:
     """The images a stat cannot settle, as Ray rows; the others are settled here."""
     rows = []
     for item in tally.items:
@@ -227,9 +227,7 @@ def _embedded_rows(
             yield {"doc": json.loads(doc), "vectors": bytes(data)}
 
 
-def _write_all(
-    outcomes: Iterable[dict[str, Any]], tally: Tally, store: EmbeddingStore, dim: int
-) -> None:
+def _write_all(outcomes: Iterable[dict[str, Any]], tally: Tally, store: Store, dim: int) -> None:
     """The workers' rows into the store, BATCH_IMAGES per transaction, each image once."""
     written: set[str] = set()
     batch: list[ImageRecord] = []
@@ -268,7 +266,7 @@ def cluster_cpus() -> int:
 
 def extract_embeddings_ray(
     dataset: str | os.PathLike[str],
-    store: EmbeddingStore,
+    store: Store,
     recipe: NetsRecipe,
     workers: int | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,

@@ -22,7 +22,8 @@ from pipeline.errors import StoreError
 from pipeline.extract import extract_embeddings
 from pipeline.imageio import scan_dataset
 from pipeline.stores import is_url
-from pipeline.stores.sqlite import EmbeddingStore, WriterLock
+from pipeline.stores.lock import WriterLock
+from pipeline.stores.sqlite import EmbeddingStore
 from pipeline.train import train_model
 from pipeline.types import ExtractReport, TrainReport
 

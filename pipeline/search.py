@@ -1,16 +1,12 @@
-"""find: the enrolled faces nearest to a query face, with the images they came from."""
+"""Neighbour: an enrolled face found near a query face (find), with the image it came from.
+The search itself is the store's (Store.nearest: exact in SQLite, HNSW in PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from pipeline.stores.sqlite import StoredFace
-from pipeline.types import BOX, Embeddings
-from pipeline.vectors import pairwise_distances
+from pipeline.types import BOX
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +37,3 @@ class Neighbour:
             "distance": round(self.distance, 4),
             **box,
         }
-
-
-def nearest(query: Embeddings, gallery: Sequence[StoredFace], k: int = 5) -> list[Neighbour]:
-    """The k stored faces nearest to one query embedding, nearest first."""
-    if not gallery:
-        return []
-    matrix = np.stack([g.embedding for g in gallery])
-    d = pairwise_distances(np.asarray(query, np.float32).reshape(1, -1), matrix)[0]
-    order = np.argsort(d, kind="stable")[:k]
-    return [
-        Neighbour(gallery[i].person, gallery[i].relpath, float(d[i]), gallery[i].box) for i in order
-    ]

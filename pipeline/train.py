@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pipeline.calibrate import DEFAULT_FAR, SOURCE_USER, Calibration, calibrate_max_distance
 from pipeline.classify import IdentityClassifier
 from pipeline.errors import DatasetError
-from pipeline.stores.sqlite import EmbeddingStore
+from pipeline.stores.records import Store
 from pipeline.types import Embeddings, TrainReport
 from pipeline.vectors import RULE_CENTRE
 
@@ -57,7 +57,7 @@ def fit_classifier(
 
 
 def train_model(
-    store: EmbeddingStore,
+    store: Store,
     path: str | os.PathLike[str],
     max_distance: float,
     min_probability: float,

@@ -29,6 +29,15 @@ def _round(value: float, digits: int = 4) -> float:
     return round(float(value), digits)
 
 
+def face_id(relpath: str, face: int | None = None, person: str | None = None) -> str:
+    """What the CLI and the API call a stored face: its photo's path, inside the person's
+    folder for a gallery's face (`person`), and `#face` where a photo's faces are told apart
+    (a photo library: `photo.jpg#0` is its main face)."""
+    if person is not None and relpath.startswith(person + "/"):
+        relpath = relpath[len(person) + 1 :]
+    return relpath if face is None else f"{relpath}#{face}"
+
+
 def round_or_none(value: float | None, digits: int = 4) -> float | None:
     """For JSON: a rounded float, or None where a figure is undefined (also NaN, infinity)."""
     return None if value is None or not math.isfinite(value) else _round(value, digits)
@@ -42,7 +51,21 @@ LANDMARK_COLUMNS = tuple(
     for p in ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
     for a in ("x", "y")
 )
-FACE_ROW = ("path", "face", "name", "distance", "candidate", "probability", *BOX, "score", "error")
+BY_RECOGNIZER = "recognizer"  # what named a face (Match.by)
+BY_NEAREST = "nearest"
+
+FACE_ROW = (
+    "path",
+    "face",
+    "name",
+    "distance",
+    "candidate",
+    "probability",
+    *BOX,
+    "score",
+    "by",
+    "error",
+)
 DETECTION_ROW = ("path", "face", *BOX, "score", *LANDMARK_COLUMNS, "error")
 NEIGHBOUR_ROW = ("rank", "person", "path", "distance", *BOX)
 
@@ -113,6 +136,8 @@ class Match:
     is the candidate rather than another enrolled person (None without an SVM); it says nothing
     about whether the face is an enrolled person at all, which the distance decides.
     `by_probability` is set when the distance was near enough but the probability too low.
+    `by` says what decided: the trained recognizer (BY_RECOGNIZER) or, in a server's live
+    gallery, the nearest face enrolled since its last refit (BY_NEAREST).
     """
 
     name: str | None
@@ -120,6 +145,7 @@ class Match:
     distance: float
     candidate: str | None = None
     by_probability: bool = False
+    by: str = BY_RECOGNIZER
 
     @property
     def label(self) -> str:
@@ -148,6 +174,7 @@ class RecognizedFace:
             "candidate": self.match.candidate,
             "box": self.detection.box_list(),
             "score": _round(self.detection.score),
+            "by": self.match.by,
         }
 
     def row(self, path: str, face: int) -> dict[str, Any]:

@@ -292,7 +292,7 @@ def test_an_image_opencv_fails_on_is_skipped_and_its_batch_kept(
     poisoned = cv2.imread(str(dataset / "obama" / "obama2.jpg")).shape
     find_faces = FaceRecognizer.find_faces
 
-    def failing(self, image, thorough=True):
+    def failing(self, image, thorough=True, max_faces=None):
         if image.shape == poisoned:
             raise cv2.error(
                 "OpenCV(5.0.0) alloc.cpp:73: error: (-4:Insufficient memory) "

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec
 from pipeline.stores import open_store
-from pipeline.stores.sqlite import STATUS_OK, ImageRecord
+from pipeline.stores.records import STATUS_OK, ImageRecord
 from tests.conftest import DATASET, EXAMPLES, names_in, run_json
 
 pytestmark = pytest.mark.slow

@@ -21,10 +21,10 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from pipeline.server.gallery import file_version  # noqa: E402
 from pipeline.server.jobs import Limits  # noqa: E402
 from pipeline.server.problems import CODES  # noqa: E402
 from pipeline.server.run import close  # noqa: E402
+from pipeline.server.snapshot import file_version  # noqa: E402
 from tests.serverkit import READ_KEY, WRITE_KEY, in_process  # noqa: E402
 
 API = "/api/v1"

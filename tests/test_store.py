@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.errors import IncompatibleModelError, StoreError
 from pipeline.stores import made_with, open_existing, open_store
-from pipeline.stores.sqlite import STATUS_OK, STATUS_SKIPPED, EmbeddingStore, ImageRecord, OtherFace
+from pipeline.stores.records import STATUS_OK, STATUS_SKIPPED, ImageRecord, OtherFace
+from pipeline.stores.sqlite import EmbeddingStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -28,8 +28,8 @@ from pipeline.extract import extract_embeddings
 from pipeline.imageio import read_image, scan_library
 from pipeline.library.cluster import SINGLETON, cluster_vectors
 from pipeline.library.strangers import SIGHTINGS
-from pipeline.stores.sqlite import EmbeddingStore, FaceKey, StoredFace
-from pipeline.types import Embeddings, ExtractReport
+from pipeline.stores.records import FaceKey, Store, StoredFace
+from pipeline.types import Embeddings, ExtractReport, face_id
 from pipeline.vectors import pairwise_distances, unit_rows
 
 REMOVED = -2  # a face taken out of its group by hand: never grouped again
@@ -138,14 +138,9 @@ def face_key(face: StoredFace) -> FaceKey:
     return (face.relpath, face.face)
 
 
-def face_id(face: StoredFace) -> str:
-    """How a face is named on the command line: its photo's path in the library, #face."""
-    return f"{face.relpath}#{face.face}"
-
-
 def face_json(face: StoredFace, root: Path | None = None) -> dict[str, Any]:
     path = str(root / face.relpath) if root is not None else face.relpath
-    return {"id": face_id(face), "path": path, "box": face.box}
+    return {"id": face_id(face.relpath, face.face), "path": path, "box": face.box}
 
 
 def assign(
@@ -282,7 +277,7 @@ def _area(face: StoredFace) -> float:
 
 def group_library(
     photos: str | os.PathLike[str],
-    store: EmbeddingStore,
+    store: Store,
     recognizer: FaceRecognizer,
     cut: float,
     method: str,
@@ -300,7 +295,7 @@ def group_library(
     return build(faces, vectors, assignment, names, Path(photos), changes, report)
 
 
-def _stored(store: EmbeddingStore) -> tuple[list[StoredFace], Embeddings]:
+def _stored(store: Store) -> tuple[list[StoredFace], Embeddings]:
     """Every face of the store and its (N, D) embeddings."""
     faces = store.records()
     if not faces:
@@ -308,7 +303,7 @@ def _stored(store: EmbeddingStore) -> tuple[list[StoredFace], Embeddings]:
     return faces, np.stack([f.embedding for f in faces]).astype(np.float32)
 
 
-def load_library(photos: str | os.PathLike[str], store: EmbeddingStore) -> Library:
+def load_library(photos: str | os.PathLike[str], store: Store) -> Library:
     """The library as last grouped, without embedding or grouping anything."""
     faces, vectors = _stored(store)
     assignment, names = store.groups()
@@ -316,7 +311,7 @@ def load_library(photos: str | os.PathLike[str], store: EmbeddingStore) -> Libra
 
 
 def edit_groups(
-    store: EmbeddingStore, merges: Sequence[Sequence[int]] = (), removals: Sequence[str] = ()
+    store: Store, merges: Sequence[Sequence[int]] = (), removals: Sequence[str] = ()
 ) -> None:
     """Merge groups (each list: the first keeps its id, the others join it) and take faces out
     of their groups for good (ids as face_id gives them, `photo#face`).
@@ -347,11 +342,11 @@ def edit_groups(
 
 def name_group(
     library: Library,
-    store: EmbeddingStore,
+    store: Store,
     gid: int,
     name: str,
     recognizer: FaceRecognizer,
-    gallery: EmbeddingStore,
+    gallery: Store,
     dataset: Path,
 ) -> int:
     """Enrol a group's faces as `name`: a crop around each face into `<dataset>/<name>/` and

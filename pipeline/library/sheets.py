@@ -18,9 +18,9 @@ from pipeline.atomic import write_bytes
 from pipeline.enrol import crop_around
 from pipeline.errors import FaceRecError, ImageError
 from pipeline.imageio import read_image
-from pipeline.library.groups import Group, Library, face_id
-from pipeline.stores.sqlite import StoredFace
-from pipeline.types import Image
+from pipeline.library.groups import Group, Library
+from pipeline.stores.records import StoredFace
+from pipeline.types import Image, face_id
 
 TILE = 112
 COLUMNS = 8
@@ -42,7 +42,9 @@ def _crops(faces: list[StoredFace], root: Path) -> dict[str, Image]:
             if f.box:
                 part = crop_around(image, np.asarray(f.box, np.float32), 1.5)
                 if part.size:
-                    out[face_id(f)] = cv2.resize(part, (TILE, TILE), interpolation=cv2.INTER_AREA)
+                    out[face_id(f.relpath, f.face)] = cv2.resize(
+                        part, (TILE, TILE), interpolation=cv2.INTER_AREA
+                    )
     return out
 
 
@@ -55,7 +57,7 @@ def contact_sheet(faces: list[StoredFace], root: Path) -> Image:
     sheet = np.full((rows * TILE, cols * TILE, 3), 235, np.uint8)
     for n, f in enumerate(shown):
         r, c = divmod(n, COLUMNS)
-        tile = crops.get(face_id(f))
+        tile = crops.get(face_id(f.relpath, f.face))
         if tile is not None:
             sheet[r * TILE : (r + 1) * TILE, c * TILE : (c + 1) * TILE] = tile
     return sheet
@@ -105,7 +107,7 @@ def _when(group: Group, sightings: bool) -> str:
 def _face_items(faces: Sequence[StoredFace], root: Path, out: Path) -> str:
     """One line per face: its id (what --remove takes) linking to its photo."""
     return "".join(
-        f"<li><a href='{_link(root / f.relpath, out)}'>{html.escape(face_id(f))}</a></li>"
+        f"<li><a href='{_link(root / f.relpath, out)}'>{html.escape(face_id(f.relpath, f.face))}</a></li>"
         for f in faces
     )
 

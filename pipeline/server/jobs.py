@@ -1,11 +1,12 @@
-"""The work an inference worker does for a request: decode the upload within the limits,
-find and embed faces, prepare a photo for enrolment, draw the answer."""
+"""The work an inference worker does around the core step: decode the upload within the
+limits, turn an OpenCV failure into the API's error, prepare a photo for enrolment, draw."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -17,8 +18,9 @@ from pipeline.enrol import crop_around, png_bytes
 from pipeline.errors import ImageError
 from pipeline.imageio import decode_image, header_size
 from pipeline.server.problems import ApiError
-from pipeline.types import Detection, Embeddings, Image, ImageFaces, RecognizedFace
+from pipeline.types import Image, ImageFaces, RecognizedFace
 
+T = TypeVar("T")
 _SUFFIXES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"BM": ".bmp"}
 
 
@@ -35,15 +37,6 @@ class Limits:
     # upload limit until read): three full uploads; more are answered 503 busy
     in_flight_bytes: int = 60 << 20
     body_seconds: float = 30.0  # a whole body must arrive within this, or 408
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """The faces of one uploaded image, embedded."""
-
-    image: Image
-    detections: list[Detection]
-    vectors: Embeddings
 
 
 def read_upload(data: bytes, limits: Limits) -> Image:
@@ -63,47 +56,12 @@ def read_upload(data: bytes, limits: Limits) -> Image:
         raise ApiError(400, "not_an_image", str(err)) from err
 
 
-def _opencv(job: Callable[[], object]) -> object:
+def opencv(job: Callable[[], T]) -> T:
+    """`job()`, with an OpenCV failure (out of memory, an image it cannot handle) as a 422."""
     try:
         return job()
     except (cv2.error, MemoryError) as err:
         raise ApiError(422, "cannot_process", opencv_failure(err)) from err
-
-
-def find_faces(recognizer: FaceRecognizer, data: bytes, limits: Limits, embed: bool) -> Found:
-    """Decode, detect (refusing more than limits.faces faces) and, if asked, embed every face."""
-    image = read_upload(data, limits)
-
-    def run() -> Found:
-        found = recognizer.find_faces(image)
-        if len(found) > limits.faces:
-            raise ApiError(
-                422,
-                "too_many_faces",
-                f"{len(found)} faces, above the limit of {limits.faces} per image",
-            )
-        dim = recognizer.embedder.spec.output_dim
-        vectors = (
-            recognizer.embed_detections(image, found)
-            if embed and found
-            else np.zeros((0, dim), np.float32)
-        )
-        return Found(image, found, vectors)
-
-    return _opencv(run)  # type: ignore[return-value]
-
-
-def main_vector(
-    recognizer: FaceRecognizer, data: bytes, limits: Limits
-) -> tuple[Detection, Embeddings]:
-    """The main face of an upload (as extract-embeddings chooses it) and its embedding."""
-    found = find_faces(recognizer, data, limits, embed=False)
-    if not found.detections:
-        raise ApiError(422, "no_face", "no face found in the image")
-    h, w = found.image.shape[:2]
-    face = main_face(found.detections, w, h)
-    vector = _opencv(lambda: recognizer.embed_detections(found.image, [face]))
-    return face, vector  # type: ignore[return-value]
 
 
 def suffix_of(data: bytes) -> str | None:
@@ -141,7 +99,7 @@ def prepare_enrolment(
     image = read_upload(data, limits)
     suffix = suffix_of(data)
     if box is not None:
-        found = find_faces(recognizer, data, limits, embed=False).detections
+        found = opencv(lambda: recognizer.find_faces(image, max_faces=limits.faces))
         want = np.asarray(box, np.float32)
         best = max(found, key=lambda d: iou(d.box, want), default=None)
         if best is None or iou(best.box, want) < 0.3:

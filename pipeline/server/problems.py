@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from pipeline.errors import FaceRecError, ImageError, NameTaken, NoFaceError
+from pipeline.errors import FaceRecError, ImageError, NameTaken, NoFaceError, TooManyFaces
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NameTaken)
     async def name_taken(request: Request, err: NameTaken) -> JSONResponse:
         return error_response(409, "name_taken", str(err))
+
+    @app.exception_handler(TooManyFaces)
+    async def too_many(request: Request, err: TooManyFaces) -> JSONResponse:
+        return error_response(422, "too_many_faces", str(err))
 
     @app.exception_handler(NoFaceError)
     async def no_face(request: Request, err: NoFaceError) -> JSONResponse:

@@ -1,14 +1,14 @@
-"""Where embeddings are kept: a SQLite file (store.EmbeddingStore, the default) or a PostgreSQL
-database with pgvector (stores/postgres.py), chosen by the location's form. Both have the same
-methods; commands open stores through open_store and never name a backend."""
+"""Where embeddings are kept: a SQLite file (sqlite.EmbeddingStore, the default) or a PostgreSQL
+database with pgvector (postgres.PgStore), chosen by the location's form. Both implement the
+records.Store protocol; commands open stores through open_store and never name a backend."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import StoreError
+from pipeline.stores.records import Store
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 
@@ -24,7 +24,7 @@ def open_store(
     detector_id: str | None = None,
     writer: bool = True,
     all_faces: bool | None = None,
-) -> Any:
+) -> Store:
     """The store at `location`: a postgresql:// URL, else a SQLite file path."""
     if is_url(location):
         from pipeline.stores.postgres import PgStore
@@ -35,7 +35,7 @@ def open_store(
     return EmbeddingStore(location, embedder_id, dim, detector_id, writer, all_faces)
 
 
-def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) -> Any:
+def open_existing(location: str | os.PathLike[str], embedder_id: str, dim: int) -> Store:
     """A store that must already hold a gallery, for reading (training, find, export).
 
     Raises:

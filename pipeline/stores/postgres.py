@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.errors import StoreError
 from pipeline.extras import install_hint
-from pipeline.stores.sqlite import (
+from pipeline.stores.records import (
     APPLICATION,
     STATUS_OK,
     FaceKey,

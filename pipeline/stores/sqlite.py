@@ -15,25 +15,25 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import IncompatibleModelError, StoreError
-from pipeline.registry import DETECTOR, mismatch_fix
+from pipeline.errors import StoreError
+from pipeline.stores.lock import WriterLock
+from pipeline.stores.records import (
+    APPLICATION,
+    LEGACY_DETECTOR,
+    SCHEMA_VERSION,
+    STATUS_OK,
+    FaceKey,
+    ImageRecord,
+    StoredFace,
+    check_meta,
+    nearest_records,
+    new_meta,
+)
 from pipeline.types import Embeddings
-
-try:
-    import fcntl
-except ImportError:  # Windows: no writer lock
-    fcntl = None  # type: ignore[assignment]
-
-SCHEMA_VERSION = 1
-APPLICATION = "facerec-embeddings"
-STATUS_OK = "ok"
-STATUS_SKIPPED = "skipped"
-LEGACY_DETECTOR = DETECTOR.id  # what made the stores written before the detector was recorded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,136 +77,6 @@ CREATE TABLE IF NOT EXISTS face_groups (
 );
 CREATE TABLE IF NOT EXISTS group_names (group_id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 """
-FaceKey = tuple[str, int]  # (relpath, face): face 0 the image's main face
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRecord:
-    """What the store knows about one dataset image."""
-
-    relpath: str
-    person: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    status: str
-    reason: str | None = None
-    faces: int = 0
-    box: list[float] | None = None
-    score: float | None = None
-    landmarks: list[list[float]] | None = None
-    embedding: np.ndarray | None = None
-    others: tuple[OtherFace, ...] = ()  # --all-faces: every face but the main one
-
-
-@dataclass(frozen=True, slots=True)
-class OtherFace:
-    """A face of an image other than its main one (stores made with --all-faces)."""
-
-    box: list[float]
-    score: float
-    landmarks: list[list[float]] | None
-    embedding: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFace:
-    """One embedded face as the store holds it (export, find)."""
-
-    relpath: str
-    person: str
-    box: list[float] | None
-    score: float | None
-    embedding: np.ndarray
-    face: int = 0  # 0 the main face; 1, 2, ... the others (--all-faces)
-    mtime_ns: int | None = None  # the image file's modification time when it was embedded
-
-
-class WriterLock:
-    """One writer per store: an exclusive flock on `<store>.lock`, released on close or exit.
-
-    The operating system drops the lock when the process dies (even by kill -9), so a crash
-    never leaves a store locked. On systems without fcntl (Windows) there is no lock.
-    """
-
-    def __init__(self, store: Path) -> None:
-        self.path = store.with_name(store.name + ".lock")
-        self.fd: int | None = None
-        if fcntl is None:
-            return
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise StoreError(f"{store}: cannot create {self.path.name}: {err.strerror}") from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise StoreError(
-                f"{store}: another facerec run (pid {holder}) is writing this store; "
-                "wait for it to finish, or pass another --store"
-            ) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-        except OSError as err:  # a full disk: the lock holds, only the pid note is lost
-            logging.getLogger(__name__).debug("no pid in %s: %s", self.path, err)
-        self.fd = fd
-
-    def release(self) -> None:
-        if self.fd is not None and fcntl is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def new_meta(
-    embedder_id: str, dim: int, detector_id: str | None, all_faces: bool | None
-) -> dict[str, str]:
-    """The meta rows of a new store (either backend)."""
-    return {
-        "application": APPLICATION,
-        "schema_version": str(SCHEMA_VERSION),
-        "embedder_id": embedder_id,
-        "dim": str(dim),
-        "detector_id": detector_id or LEGACY_DETECTOR,
-        "all_faces": "1" if all_faces else "0",
-    }
-
-
-def check_meta(
-    meta: dict[str, str],
-    where: object,
-    embedder_id: str,
-    dim: int,
-    detector_id: str | None,
-    all_faces: bool | None,
-) -> tuple[str, bool]:
-    """A store's (detector id, all_faces) after checking its meta rows against what the
-    caller asks for (either backend); None asks for the store's own.
-
-    Raises:
-        IncompatibleModelError: another embedder, dimension or detector.
-        StoreError: made with or without --all-faces, not as asked.
-    """
-    if meta.get("embedder_id") != embedder_id or meta.get("dim") != str(dim):
-        fix = mismatch_fix(str(meta.get("embedder_id")), embedder_id, "--store")
-        raise IncompatibleModelError(f"{where}: {fix}")
-    found = meta.get("detector_id", LEGACY_DETECTOR)  # stores before YuNet: all the SSD's
-    if detector_id is not None and found != detector_id:
-        raise IncompatibleModelError(
-            f"{where}: its faces were found by {found}, not {detector_id}; crops of "
-            "two detectors do not mix: drop --detector, or pass another --store"
-        )
-    stored_all = meta.get("all_faces") == "1"
-    if all_faces is not None and all_faces != stored_all:
-        made = "with" if stored_all else "without"
-        raise StoreError(
-            f"{where}: made {made} --all-faces; use it the same way, or pass another "
-            "--store (its unchanged images would not be embedded again)"
-        )
-    return found, stored_all
 
 
 def _peek(path: Path) -> tuple[set[str], dict[str, str]]:
@@ -229,6 +99,8 @@ def _peek(path: Path) -> tuple[set[str], dict[str, str]]:
 
 class EmbeddingStore:
     """An open store, tied to one embedder (id and dimension). Use as a context manager."""
+
+    last_generation = -1  # a SQLite gallery has no generations (see PgStore)
 
     def __init__(
         self,
@@ -643,3 +515,11 @@ class EmbeddingStore:
             if (v := self._vector(r[4], f"{r[0]}#{r[5]}")) is not None
         ]
         return sorted(main + others, key=lambda f: (f.relpath, f.face))
+
+    def nearest(self, query: Embeddings, k: int) -> list[tuple[StoredFace, float]]:
+        """The k stored faces nearest to one query embedding, by exact search over records()."""
+        return nearest_records(query, self.records(), k)
+
+    def generation(self) -> int:
+        """A SQLite gallery is one process's: it has no generations to watch (always 0)."""
+        return 0

@@ -1,0 +1,152 @@
+"""What a store holds, whichever backend (SQLite or PostgreSQL): the records, the meta rows
+that say which models made it, and the Store protocol every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.errors import IncompatibleModelError, StoreError
+from pipeline.registry import DETECTOR, mismatch_fix
+from pipeline.types import Embeddings
+from pipeline.vectors import pairwise_distances
+
+SCHEMA_VERSION = 1
+APPLICATION = "facerec-embeddings"
+STATUS_OK = "ok"
+STATUS_SKIPPED = "skipped"
+LEGACY_DETECTOR = DETECTOR.id  # what made the stores written before the detector was recorded
+
+FaceKey = tuple[str, int]  # (relpath, face): face 0 the image's main face
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """What the store knows about one dataset image."""
+
+    relpath: str
+    person: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    status: str
+    reason: str | None = None
+    faces: int = 0
+    box: list[float] | None = None
+    score: float | None = None
+    landmarks: list[list[float]] | None = None
+    embedding: np.ndarray | None = None
+    others: tuple[OtherFace, ...] = ()  # --all-faces: every face but the main one
+
+
+@dataclass(frozen=True, slots=True)
+class OtherFace:
+    """A face of an image other than its main one (stores made with --all-faces)."""
+
+    box: list[float]
+    score: float
+    landmarks: list[list[float]] | None
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFace:
+    """One embedded face as the store holds it (export, find)."""
+
+    relpath: str
+    person: str
+    box: list[float] | None
+    score: float | None
+    embedding: np.ndarray
+    face: int = 0  # 0 the main face; 1, 2, ... the others (--all-faces)
+    mtime_ns: int | None = None  # the image file's modification time when it was embedded
+
+
+def new_meta(
+    embedder_id: str, dim: int, detector_id: str | None, all_faces: bool | None
+) -> dict[str, str]:
+    """The meta rows of a new store (either backend)."""
+    return {
+        "application": APPLICATION,
+        "schema_version": str(SCHEMA_VERSION),
+        "embedder_id": embedder_id,
+        "dim": str(dim),
+        "detector_id": detector_id or LEGACY_DETECTOR,
+        "all_faces": "1" if all_faces else "0",
+    }
+
+
+def check_meta(
+    meta: dict[str, str],
+    where: object,
+    embedder_id: str,
+    dim: int,
+    detector_id: str | None,
+    all_faces: bool | None,
+) -> tuple[str, bool]:
+    """A store's (detector id, all_faces) after checking its meta rows against what the
+    caller asks for (either backend); None asks for the store's own.
+
+    Raises:
+        IncompatibleModelError: another embedder, dimension or detector.
+        StoreError: made with or without --all-faces, not as asked.
+    """
+    if meta.get("embedder_id") != embedder_id or meta.get("dim") != str(dim):
+        fix = mismatch_fix(str(meta.get("embedder_id")), embedder_id, "--store")
+        raise IncompatibleModelError(f"{where}: {fix}")
+    found = meta.get("detector_id", LEGACY_DETECTOR)  # stores before YuNet: all the SSD's
+    if detector_id is not None and found != detector_id:
+        raise IncompatibleModelError(
+            f"{where}: its faces were found by {found}, not {detector_id}; crops of "
+            "two detectors do not mix: drop --detector, or pass another --store"
+        )
+    stored_all = meta.get("all_faces") == "1"
+    if all_faces is not None and all_faces != stored_all:
+        made = "with" if stored_all else "without"
+        raise StoreError(
+            f"{where}: made {made} --all-faces; use it the same way, or pass another "
+            "--store (its unchanged images would not be embedded again)"
+        )
+    return found, stored_all
+
+
+def nearest_records(
+    query: Embeddings, records: Sequence[StoredFace], k: int
+) -> list[tuple[StoredFace, float]]:
+    """The k records nearest to one query embedding, nearest first, by exact search."""
+    if not records:
+        return []
+    matrix = np.stack([r.embedding for r in records])
+    d = pairwise_distances(np.asarray(query, np.float32).reshape(1, -1), matrix)[0]
+    return [(records[i], float(d[i])) for i in np.argsort(d, kind="stable")[:k]]
+
+
+class Store(Protocol):
+    """A gallery's embeddings, whichever backend keeps them (open_store picks it)."""
+
+    embedder_id: str
+    detector_id: str
+    all_faces: bool
+    last_generation: int  # of this process's last write; -1 when the store has no generations
+
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def close(self) -> None: ...
+    def generation(self) -> int: ...
+    def known(self) -> dict[str, tuple[str, int, int, str, str | None]]: ...
+    def bulk_load(self, rows: int) -> Iterator[bool]: ...
+    def touch(self, relpath: str, size: int, mtime_ns: int) -> None: ...
+    def upsert(self, records: Sequence[ImageRecord]) -> None: ...
+    def remove_missing(self, present: Iterable[str]) -> int: ...
+    def delete(self, relpaths: Iterable[str]) -> None: ...
+    def rename_person(self, old: str, new: str) -> None: ...
+    def groups(self) -> tuple[dict[FaceKey, int], dict[int, str]]: ...
+    def save_groups(self, groups: dict[FaceKey, int], names: dict[int, str]) -> None: ...
+    def stored_faces(self) -> int: ...
+    def face_counts(self) -> tuple[int, int]: ...
+    def embeddings(self) -> tuple[list[str], Embeddings, list[str]]: ...
+    def records(self) -> list[StoredFace]: ...
+    def nearest(self, query: Embeddings, k: int) -> list[tuple[StoredFace, float]]: ...
