@@ -37,8 +37,8 @@ from pipeline import registry  # noqa: E402
 from pipeline.core import FaceRecognizer, main_face  # noqa: E402
 from pipeline.embedders import load_embedder  # noqa: E402
 from pipeline.evaluation import metrics  # noqa: E402
-from pipeline.evaluation.evaluate import decided_right, kfold_with_missing, pair_distances  # noqa: E402
 from pipeline.evaluation.pairsfile import read_pairs  # noqa: E402
+from pipeline.evaluation.verification import decided_right, kfold_with_missing, pair_distances  # noqa: E402
 from pipeline.imageio import read_image  # noqa: E402
 from pipeline.modelfiles import ModelFiles  # noqa: E402
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import registry  # noqa: E402
 from pipeline.core import FaceRecognizer  # noqa: E402
-from pipeline.evaluation.evaluate import embed_paths  # noqa: E402
+from pipeline.evaluation.embedding import embed_paths  # noqa: E402
 from pipeline.imageio import list_images  # noqa: E402
 
 LFW_IMAGES = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"

@@ -44,7 +44,7 @@ from pipeline import registry  # noqa: E402
 from pipeline.calibrate import MIN_IMPOSTORS, MIN_PEOPLE, leave_one_out_scores  # noqa: E402
 from pipeline.classify import IdentityClassifier  # noqa: E402
 from pipeline.core import FaceRecognizer  # noqa: E402
-from pipeline.evaluation.evaluate import detection_identification_rate  # noqa: E402
+from pipeline.evaluation.identification import detection_identification_rate  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
 from pipeline.stores.sqlite import EmbeddingStore  # noqa: E402
 from pipeline.train import default_min_probability  # noqa: E402

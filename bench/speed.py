@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from naive import NaiveLoop  # noqa: E402
 
 from pipeline.core import FaceRecognizer  # noqa: E402
-from pipeline.evaluation.evaluate import embed_paths  # noqa: E402
+from pipeline.evaluation.embedding import embed_paths  # noqa: E402
 from pipeline.extract import extract_embeddings  # noqa: E402
 from pipeline.imageio import iter_dataset  # noqa: E402
 from pipeline.registry import DEFAULT_EMBEDDER, embedder_spec  # noqa: E402

@@ -43,8 +43,8 @@ _EXPORTS = {
     "RecognizedFace": "types",
     "VideoReport": "types",
     "Verification": "types",
-    "PairsReport": "types",
-    "IdentificationReport": "types",
+    "PairsReport": "evaluation.reports",
+    "IdentificationReport": "evaluation.reports",
     "IdentityClassifier": "classify",
     "open_store": "stores",
     "extract_embeddings": "extract",
@@ -52,8 +52,8 @@ _EXPORTS = {
     "recognize_images": "recognize",
     "recognize_video": "video.stream",
     "read_pairs": "evaluation.pairsfile",
-    "evaluate_pairs": "evaluation.evaluate",
-    "evaluate_identification": "evaluation.evaluate",
+    "evaluate_pairs": "evaluation.verification",
+    "evaluate_identification": "evaluation.identification",
 }
 
 __all__ = sorted(_EXPORTS)

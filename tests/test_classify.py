@@ -106,7 +106,7 @@ def test_nearest_mode_names_real_faces_and_survives_a_round_trip(recognizer, tmp
     from conftest import BBT, DATASET
 
     from pipeline.classify import MODE_NEAREST
-    from pipeline.evaluation.evaluate import embed_paths
+    from pipeline.evaluation.embedding import embed_paths
     from pipeline.imageio import iter_dataset, list_images
 
     items = list(iter_dataset(BBT))

@@ -56,7 +56,7 @@ def test_a_wrong_root_is_one_line(capsys, tmp_path) -> None:
 
 
 def test_missing_pairs_in_the_10_fold_figure_by_hand() -> None:
-    from pipeline.evaluation.evaluate import kfold_with_missing
+    from pipeline.evaluation.verification import kfold_with_missing
 
     d = np.array([0.2, np.nan, 0.9, 0.5])
     same = np.array([True, True, False, False])
@@ -184,7 +184,7 @@ def test_train_model_stores_its_calibrated_threshold(capsys, tmp_path) -> None:
 
 def test_a_small_gallery_keeps_the_embedder_default(recognizer) -> None:
     from pipeline.calibrate import calibrate_max_distance
-    from pipeline.evaluation.evaluate import embed_paths
+    from pipeline.evaluation.embedding import embed_paths
     from pipeline.imageio import iter_dataset
 
     items = list(iter_dataset(DATASET))
@@ -204,7 +204,7 @@ def test_a_small_gallery_keeps_the_embedder_default(recognizer) -> None:
 
 
 def test_detection_identification_rate_by_hand() -> None:
-    from pipeline.evaluation.evaluate import detection_identification_rate
+    from pipeline.evaluation.identification import detection_identification_rate
 
     right = np.array([True, True, True, False])
     known = np.array([0.5, 0.8, 0.95, 0.4])
@@ -217,7 +217,7 @@ def test_detection_identification_rate_by_hand() -> None:
 
 
 def test_the_confusion_plot_stays_small_with_hundreds_of_people(tmp_path) -> None:
-    from pipeline.evaluation.evaluate import _with_confusion
+    from pipeline.evaluation.identification import _with_confusion
     from pipeline.types import Match
 
     truth = [f"person{i:03d}" for i in range(400) for _ in range(2)] + ["unknown"] * 50
@@ -229,7 +229,7 @@ def test_the_confusion_plot_stays_small_with_hundreds_of_people(tmp_path) -> Non
 
 
 def _report_stub():
-    from pipeline.types import IdentificationReport
+    from pipeline.evaluation.reports import IdentificationReport
 
     return IdentificationReport(
         faces=850,

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -33,68 +32,8 @@ from pipeline.stores.records import (
     nearest_records,
     new_meta,
 )
+from pipeline.stores.sqlitefile import EXTRA_FACES, GROUPS, SCHEMA, check_before_opening, peek
 from pipeline.types import Embeddings
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS images (
-    relpath     TEXT PRIMARY KEY,
-    person      TEXT NOT NULL,
-    sha256      TEXT NOT NULL,
-    size        INTEGER NOT NULL,
-    mtime_ns    INTEGER NOT NULL,
-    status      TEXT NOT NULL,
-    reason      TEXT,
-    faces       INTEGER NOT NULL DEFAULT 0,
-    box         TEXT,
-    score       REAL,
-    landmarks   TEXT,
-    embedding   BLOB,
-    embedder_id TEXT NOT NULL
-);
-"""
-# Faces beyond the main one, kept by --all-faces stores (photo libraries). Added to older
-# stores when they are opened for writing; a store without it has none.
-_EXTRA_FACES = """
-CREATE TABLE IF NOT EXISTS extra_faces (
-    relpath   TEXT NOT NULL,
-    face      INTEGER NOT NULL,
-    box       TEXT,
-    score     REAL,
-    landmarks TEXT,
-    embedding BLOB NOT NULL,
-    PRIMARY KEY (relpath, face)
-);
-"""
-# Groups of a photo library (facerec cluster): which group each face is in, kept across runs
-# so that group ids stay stable; and the names given to groups. Made when first written.
-_GROUPS = """
-CREATE TABLE IF NOT EXISTS face_groups (
-    relpath  TEXT NOT NULL,
-    face     INTEGER NOT NULL,
-    group_id INTEGER NOT NULL,
-    PRIMARY KEY (relpath, face)
-);
-CREATE TABLE IF NOT EXISTS group_names (group_id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-"""
-
-
-def _peek(path: Path) -> tuple[set[str], dict[str, str]]:
-    """A database's table names and meta rows, read in read-only mode (nothing is changed:
-    no WAL switch, no lock file).
-
-    Raises:
-        sqlite3.DatabaseError: not an SQLite file.
-    """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        meta = (
-            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
-        )
-    finally:
-        conn.close()
-    return tables, meta
 
 
 class EmbeddingStore:
@@ -119,7 +58,7 @@ class EmbeddingStore:
         self.detector_id = detector_id
         self.all_faces = all_faces
         self.damaged: dict[str, str] = {}  # relpath -> why its stored row was left out
-        self._check_before_opening()
+        check_before_opening(self.path)
         self._new = not self.path.exists()
         self._made_folders = [p for p in reversed(self.path.parents) if not p.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,16 +95,8 @@ class EmbeddingStore:
 
     @staticmethod
     def peek(path: str | os.PathLike[str]) -> tuple[set[str], dict[str, str]] | None:
-        """(table names, meta rows) of an existing facerec store, read without changing it;
-        None when there is no readable facerec store there."""
-        p = Path(path)
-        if not p.is_file() or p.stat().st_size == 0:
-            return None
-        try:
-            tables, meta = _peek(p)
-        except sqlite3.DatabaseError:
-            return None
-        return (tables, meta) if meta.get("application") == APPLICATION else None
+        """(table names, meta rows) of an existing facerec store (sqlitefile.peek)."""
+        return peek(path)
 
     @staticmethod
     def made_with(path: str | os.PathLike[str]) -> tuple[str, str] | None:
@@ -177,38 +108,6 @@ class EmbeddingStore:
         meta = found[1]
         return str(meta.get("embedder_id")), str(meta.get("detector_id", LEGACY_DETECTOR))
 
-    def _check_before_opening(self) -> None:
-        """Refuse a path that is not a regular file, or a database that is not ours, before
-        anything is changed: opening for writing would switch a foreign SQLite file to WAL and
-        put a `.lock` file beside it.
-
-        Raises:
-            StoreError: a device, FIFO or folder; not an SQLite file; not a facerec store.
-        """
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISREG(st.st_mode):
-            raise StoreError(f"{self.path}: not a regular file; pass another --store")
-        if st.st_size == 0:  # not a store we made (we never leave one empty): not ours to take
-            raise StoreError(
-                f"{self.path}: an empty file, not a facerec store; delete it to start a new "
-                "store there, or pass another --store"
-            )
-        try:
-            tables, meta = _peek(self.path)
-        except sqlite3.DatabaseError as err:
-            raise StoreError(
-                f"{self.path}: not a usable embeddings database ({err}); "
-                "move it away or pass another --store"
-            ) from err
-        if not {"meta", "images"} <= tables or meta.get("application") != APPLICATION:
-            raise StoreError(
-                f"{self.path}: an SQLite file, but not a facerec embeddings store; "
-                "move it away or pass another --store"
-            )
-
     def _init_schema(self) -> None:
         tables = {
             r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -216,7 +115,7 @@ class EmbeddingStore:
         if tables and not {"meta", "images"} <= tables:
             raise StoreError(f"{self.path}: an SQLite file, but not a facerec embeddings store")
         if not tables:
-            self.conn.executescript(_SCHEMA)
+            self.conn.executescript(SCHEMA)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
@@ -234,7 +133,7 @@ class EmbeddingStore:
             meta, self.path, self.embedder_id, self.dim, self.detector_id, self.all_faces
         )
         if self._lock is not None or not tables:  # readers never write (train-model, find)
-            self.conn.executescript(_EXTRA_FACES)
+            self.conn.executescript(EXTRA_FACES)
 
     def close(self) -> None:
         self.conn.close()
@@ -409,7 +308,7 @@ class EmbeddingStore:
         """Replace the saved groups and names, in one transaction."""
         with self._writing(), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            for statement in _GROUPS.split(";"):
+            for statement in GROUPS.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
             self.conn.execute("DELETE FROM face_groups")

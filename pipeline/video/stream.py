@@ -215,11 +215,8 @@ def recognize_video(
                 faces = tracker.update(frame)
                 state.count(faces, time.perf_counter() - read_at)
                 if strangers is not None:
-                    seen = (
-                        time.time()
-                        if kind != "file"
-                        else os.path.getmtime(source) + (state.frames - 1) / fps_in
-                    )
+                    offset = (state.frames - 1) / fps_in
+                    seen = os.path.getmtime(source) + offset if kind == "file" else time.time()
                     strangers.keep(frame, faces, seen, source)
                 if not _emit_frame(frame, faces, tmp, show, fps_in, stack, state):
                     state.ended_by = "stopped by user"
@@ -233,19 +230,32 @@ def recognize_video(
             if state.frames == 0:
                 raise  # nothing seen yet: no video, the command exits as interrupted
             state.ended_by = "terminated" if isinstance(stop, Terminated) else "interrupted"
-        state.damaged = frames.damaged
-        if state.ended_by == "end of stream" and not frames.reached_end:
-            state.ended_by = f"unreadable after frame {state.frames + frames.damaged}"
-        if state.sink is not None:
-            state.sink.close()  # every frame handed over is encoded first
-            check_video(tmp, state.frames, output)
-            if tmp is not None and kind == "file":
-                state.audio = _with_sound(tmp, source, state.frames, output)
-        elif tmp is not None:
-            raise VideoError(f"{source}: no frame could be read, so no video was written")
+        _finish(state, frames, tmp, output, source, kind == "file")
     if show:
         cv2.destroyAllWindows()
     return state.report(time.perf_counter() - start, output, tracker, reader.dropped)
+
+
+def _finish(
+    state: _Run,
+    frames: FrameSource,
+    tmp: Path | None,
+    output: str | os.PathLike[str] | None,
+    source: str,
+    is_file: bool,
+) -> None:
+    """After the last frame: why the stream ended, and the output video closed and checked
+    (with the input's sound when the audio extra can add it)."""
+    state.damaged = frames.damaged
+    if state.ended_by == "end of stream" and not frames.reached_end:
+        state.ended_by = f"unreadable after frame {state.frames + frames.damaged}"
+    if state.sink is not None:
+        state.sink.close()  # every frame handed over is encoded first
+        check_video(tmp, state.frames, output)
+        if tmp is not None and is_file:
+            state.audio = _with_sound(tmp, source, state.frames, output)
+    elif tmp is not None:
+        raise VideoError(f"{source}: no frame could be read, so no video was written")
 
 
 @dataclass

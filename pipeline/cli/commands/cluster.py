@@ -62,6 +62,12 @@ def add(sub: Any) -> None:
         help="group every face afresh (ids kept by overlap) instead of adding new "
         "faces to the groups",
     )
+    _edit_options(p)
+    p.set_defaults(func=run, kept=KEPT)
+
+
+def _edit_options(p: argparse.ArgumentParser) -> None:
+    """What the user tells the grouping: names, merges, removals."""
     p.add_argument(
         "--name",
         type=_group_name,
@@ -89,7 +95,6 @@ def add(sub: Any) -> None:
         default=default_store(),
         help="the gallery store --name enrols into (train-model's --store)",
     )
-    p.set_defaults(func=run, kept=KEPT)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +129,17 @@ def run(args: argparse.Namespace) -> int:
     written = write_report(library, Path(args.output))
     doc = library.to_dict() | {"cut": cut, "method": args.method, "index": written["index"]}
     doc["named"] = {str(g): {"name": n, "enrolled": k} for g, (n, k) in named.items()}
+    lines = _lines(library, cut, args.method, named, Path(args.dataset))
+    lines.append(f"index: {written['index']}")
+    emit(args, doc, lines)
+    return 0
+
+
+def _lines(
+    library: Any, cut: float, method: str, named: dict[int, tuple[str, int]], dataset: Path
+) -> list[str]:
+    """The table: what was embedded, the groups and what changed, what was enrolled."""
+    changes, extract = library.changes, library.extract
     lines = []
     if extract is not None:
         lines.append(
@@ -133,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     faces = sum(len(g.faces) for g in library.groups) + len(library.singletons)
     lines.append(
         f"{faces} faces: {len(library.groups)} groups, {len(library.singletons)} alone "
-        f"(cut {cut:g}, {args.method})"
+        f"(cut {cut:g}, {method})"
     )
     c = changes
     for what, ids in (
@@ -155,11 +171,9 @@ def run(args: argparse.Namespace) -> int:
     for gid, (name, count) in named.items():
         lines.append(
             f"named group {gid} {name}: {count} faces enrolled into "
-            f"{Path(args.dataset) / name}; run train-model to recognize them"
+            f"{dataset / name}; run train-model to recognize them"
         )
-    lines.append(f"index: {written['index']}")
-    emit(args, doc, lines)
-    return 0
+    return lines
 
 
 def _group_name(text: str) -> tuple[int, str]:

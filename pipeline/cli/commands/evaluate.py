@@ -42,7 +42,7 @@ def add(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.evaluate import evaluate_identification
+    from pipeline.evaluation.identification import evaluate_identification
 
     recognizer = load_recognizer(args, with_model=False)
     spec = recognizer.embedder.spec

@@ -35,8 +35,8 @@ def add(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.evaluate import evaluate_pairs
     from pipeline.evaluation.pairsfile import read_pairs
+    from pipeline.evaluation.verification import evaluate_pairs
 
     pairs = read_pairs(args.pairs, args.root)
     recognizer = load_recognizer(args, with_model=False)

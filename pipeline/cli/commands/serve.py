@@ -52,6 +52,13 @@ def add(sub: Any) -> None:
     p.add_argument(
         "--port", type=number(1, 65535, "a port", integer=True), default=8000, help="TCP port"
     )
+    _access_options(p)
+    _limit_options(p)
+    p.set_defaults(func=run)
+
+
+def _access_options(p: argparse.ArgumentParser) -> None:
+    """Who may call the API, and through what."""
     p.add_argument(
         "--api-key",
         dest="api_key",
@@ -66,6 +73,10 @@ def add(sub: Any) -> None:
         action="store_true",
         help="reads (recognize, find, lists) need no key; writes still do",
     )
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    """What one request, one client and the whole server may take."""
     p.add_argument(
         "--workers",
         type=number(1, 64, "a worker count", integer=True),
@@ -114,7 +125,6 @@ def add(sub: Any) -> None:
         help="a reverse proxy whose X-Forwarded-For names the client (repeatable); "
         "without one, the header is ignored: any client could forge it",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,119 @@
+"""What a SQLite store file is: its tables, and the checks made before one is opened (a
+foreign or damaged file is refused before anything in it changes)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from pipeline.errors import StoreError
+from pipeline.stores.records import APPLICATION
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    relpath     TEXT PRIMARY KEY,
+    person      TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    faces       INTEGER NOT NULL DEFAULT 0,
+    box         TEXT,
+    score       REAL,
+    landmarks   TEXT,
+    embedding   BLOB,
+    embedder_id TEXT NOT NULL
+);
+"""
+# Faces beyond the main one, kept by --all-faces stores (photo libraries). Added to older
+# stores when they are opened for writing; a store without it has none.
+EXTRA_FACES = """
+CREATE TABLE IF NOT EXISTS extra_faces (
+    relpath   TEXT NOT NULL,
+    face      INTEGER NOT NULL,
+    box       TEXT,
+    score     REAL,
+    landmarks TEXT,
+    embedding BLOB NOT NULL,
+    PRIMARY KEY (relpath, face)
+);
+"""
+# Groups of a photo library (facerec cluster): which group each face is in, kept across runs
+# so that group ids stay stable; and the names given to groups. Made when first written.
+GROUPS = """
+CREATE TABLE IF NOT EXISTS face_groups (
+    relpath  TEXT NOT NULL,
+    face     INTEGER NOT NULL,
+    group_id INTEGER NOT NULL,
+    PRIMARY KEY (relpath, face)
+);
+CREATE TABLE IF NOT EXISTS group_names (group_id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+"""
+
+
+def _tables_and_meta(path: Path) -> tuple[set[str], dict[str, str]]:
+    """A database's table names and meta rows, read in read-only mode (nothing is changed:
+    no WAL switch, no lock file).
+
+    Raises:
+        sqlite3.DatabaseError: not an SQLite file.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        meta = (
+            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        )
+    finally:
+        conn.close()
+    return tables, meta
+
+
+def peek(path: str | os.PathLike[str]) -> tuple[set[str], dict[str, str]] | None:
+    """(table names, meta rows) of an existing facerec store, read without changing it;
+    None when there is no readable facerec store there."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return None
+    try:
+        tables, meta = _tables_and_meta(p)
+    except sqlite3.DatabaseError:
+        return None
+    return (tables, meta) if meta.get("application") == APPLICATION else None
+
+
+def check_before_opening(path: Path) -> None:
+    """Refuse a path that is not a regular file, or a database that is not ours, before
+    anything is changed: opening for writing would switch a foreign SQLite file to WAL and
+    put a `.lock` file beside it.
+
+    Raises:
+        StoreError: a device, FIFO or folder; not an SQLite file; not a facerec store.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path}: not a regular file; pass another --store")
+    if st.st_size == 0:  # not a store we made (we never leave one empty): not ours to take
+        raise StoreError(
+            f"{path}: an empty file, not a facerec store; delete it to start a new "
+            "store there, or pass another --store"
+        )
+    try:
+        tables, meta = _tables_and_meta(path)
+    except sqlite3.DatabaseError as err:
+        raise StoreError(
+            f"{path}: not a usable embeddings database ({err}); "
+            "move it away or pass another --store"
+        ) from err
+    if not {"meta", "images"} <= tables or meta.get("application") != APPLICATION:
+        raise StoreError(
+            f"{path}: an SQLite file, but not a facerec embeddings store; "
+            "move it away or pass another --store"
+        )
