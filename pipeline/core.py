@@ -127,7 +127,7 @@ class FaceRecognizer:
             raise IncompatibleModelError(f"{classifier.path or 'the recognizer'}: {fix}")
         trained_with = classifier.detector_id if classifier is not None else None
         chosen = registry.detector_spec(detector or trained_with or spec.detector)
-        if trained_with is not None and chosen.id != trained_with:
+        if classifier is not None and chosen.id != trained_with:
             raise IncompatibleModelError(
                 f"{classifier.path or 'the recognizer'}: trained on faces found by {trained_with}, "
                 f"not {chosen.id}; drop --detector, or re-run extract-embeddings and train-model "

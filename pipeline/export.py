@@ -56,7 +56,7 @@ def export_store(store: Store, folder: Path) -> Exported:
     writer.writerow(CSV_FIELDS)
     lines = []
     for row, face in enumerate(faces):
-        box = face.box or [None] * 4
+        box: list[float | None] = [None] * 4 if face.box is None else list(face.box)
         writer.writerow(
             [
                 row,

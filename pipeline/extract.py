@@ -156,7 +156,7 @@ def image_record(
 ) -> ImageRecord:
     """The store's row for one dataset image, from what embed_images found in it (every face
     when `all_faces`, else the main one); skipped, with the reason, when it gave none."""
-    base = {
+    base: dict[str, Any] = {
         "relpath": item.relpath,
         "person": item.person,
         "sha256": sha256,

@@ -135,8 +135,9 @@ def to_row(seen: Seen, record: ImageRecord | None) -> tuple[str, bytes]:
 def from_row(doc: dict[str, Any], data: bytes, dim: int) -> ImageRecord:
     """The ImageRecord a worker made (to_row's inverse)."""
     vectors = np.frombuffer(data, np.float32).reshape(-1, dim) if data else None
+    rows = vectors if vectors is not None else np.zeros((0, dim), np.float32)
     others = tuple(
-        OtherFace(o["box"], o["score"], o["landmarks"], vectors[k + 1].copy())
+        OtherFace(o["box"], o["score"], o["landmarks"], rows[k + 1].copy())
         for k, o in enumerate(doc.pop("others"))
     )
     doc.pop("kind")

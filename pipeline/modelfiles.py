@@ -134,7 +134,11 @@ class ModelFiles:
         blobs = [np.frombuffer(self.data(f), dtype=np.uint8) for f in spec.files]
         try:
             if spec.format == "tensorflow":
-                return cv2.dnn.readNetFromTensorflow(*blobs, engine=cv2.dnn.ENGINE_CLASSIC)
+                if len(blobs) > 1:  # a graph and its text config
+                    return cv2.dnn.readNetFromTensorflow(
+                        blobs[0], blobs[1], engine=cv2.dnn.ENGINE_CLASSIC
+                    )
+                return cv2.dnn.readNetFromTensorflow(blobs[0], engine=cv2.dnn.ENGINE_CLASSIC)
             if spec.format == "onnx":
                 engine = cv2.dnn.ENGINE_NEW if spec.engine == "new" else cv2.dnn.ENGINE_CLASSIC
                 return cv2.dnn.readNetFromONNX(blobs[0], engine=engine)

@@ -14,7 +14,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -42,7 +42,7 @@ class Prefetcher(Generic[T]):
         budget: int = 0,
     ) -> None:
         self._items = items
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._drop_oldest = drop_oldest
         self._weight = weight
@@ -67,7 +67,7 @@ class Prefetcher(Generic[T]):
         while not self._stop.is_set():
             if droppable and self._drop_oldest and self._queue.full():
                 with contextlib.suppress(queue.Empty):
-                    _, weight = self._queue.get_nowait()  # type: ignore[misc]
+                    _, weight = self._queue.get_nowait()
                     self._release(weight)
                     self.dropped += 1
             try:
@@ -110,7 +110,7 @@ class Prefetcher(Generic[T]):
         while (value := self._queue.get()) is not _DONE:
             if isinstance(value, _Failed):
                 raise value.error
-            item, weight = value  # type: ignore[misc]
+            item, weight = value
             self._release(weight)
             yield item
 

@@ -48,15 +48,15 @@ def list_inputs(
         where = ", ".join(str(t) for t in targets)
         raise ImageError(f"{where}: no images there (.jpg, .jpeg, .png, .bmp, .webp)")
     taken: set[Path] = set()
-    out = []
+    unique: list[tuple[Path, Path]] = []
     for path, relative in items:
         candidate, n = relative, 1
         while candidate in taken:
             n += 1
             candidate = relative.with_name(f"{relative.stem}-{n}{relative.suffix}")
         taken.add(candidate)
-        out.append((path, candidate))
-    return out
+        unique.append((path, candidate))
+    return unique
 
 
 def output_path(image: Path, relative: Path, output_dir: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -76,11 +76,12 @@ def _check_structure(state: dict[str, Any], path: str | os.PathLike[str]) -> Non
     inner = getattr(svm, "estimator", None)
     gallery, labels, centres = (state.get(k) for k in ("gallery", "gallery_labels", "centres"))
     classes = state.get("classes")
+    classes = classes if isinstance(classes, list) else []
     encoder = state.get("encoder")
-    people = len(classes) if isinstance(classes, list) else -1
+    people = len(classes) if classes else -1
     dim = state.get("dim")
 
-    def units(a: object) -> bool:
+    def units(a: object) -> TypeGuard[np.ndarray]:
         """A finite 2-D float array of unit rows, `dim` wide: embeddings as save() writes them."""
         if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"):
             return False

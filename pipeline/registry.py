@@ -350,6 +350,6 @@ def embedder_spec(name: str, crop: str | None = None, margin: float | None = Non
                 raise ModelError(f"unknown crop {crop!r}; choose one of: {', '.join(CROPS)}")
             if margin is not None and not 0.0 <= margin < 0.9:
                 raise ModelError(f"margin must be in [0, 0.9), got {margin}")
-            changes = {"crop": crop, "margin": margin}
-            return replace(spec, **{k: v for k, v in changes.items() if v is not None})
+            spec = spec if crop is None else replace(spec, crop=crop)
+            return spec if margin is None else replace(spec, margin=margin)
     raise ModelError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}")

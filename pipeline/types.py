@@ -19,7 +19,9 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-Image: TypeAlias = NDArray[np.uint8]
+# A BGR uint8 picture (H, W, 3). Typed as any array: OpenCV's stubs give every result as
+# one, and the readers (imageio) check the dtype where pictures come in.
+Image: TypeAlias = NDArray[Any]
 Embeddings: TypeAlias = NDArray[np.float32]
 
 UNKNOWN = "unknown"

@@ -191,7 +191,7 @@ def test_a_shared_gallery_finds_faces_through_the_index_before_it_reloads(
     from pipeline.server.gallery import LiveGallery
     from tests.conftest import BBT
 
-    monkeypatch.setattr(LiveGallery, "_watch_loop", lambda self, every=0.5: None)  # no reloads
+    monkeypatch.setattr(LiveGallery, "_watch", lambda self: None)  # no reloads
     dataset = tmp_path / "dataset"
     shutil.copytree(DATASET, dataset, ignore=shutil.ignore_patterns("*.md", "*.txt"))
     gallery, _ = LiveGallery.open(dataset, pg_url, tmp_path / "r.skops", recognizer)

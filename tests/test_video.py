@@ -119,7 +119,7 @@ def test_without_ffmpeg_opencv_writes_the_same_webm(capsys, trained, tmp_path, m
     thread, writes the same format and every frame."""
     import pipeline.video.encode
 
-    monkeypatch.setattr(pipeline.encode, "ffmpeg_exe", lambda: None)
+    monkeypatch.setattr(pipeline.video.encode, "ffmpeg_exe", lambda: None)
     output = tmp_path / "clip.webm"
     doc = run_json(
         capsys,

@@ -99,7 +99,8 @@ def recognize_all(
     from pipeline.types import Skip
 
     inputs = list_inputs(targets, output, keeper.folder if keeper is not None else None)
-    results, skipped = [], []
+    results: list[Any] = []
+    skipped: list[Any] = []
     for item in recognize_images(inputs, recognizer, output, keeper):
         (skipped if isinstance(item, Skip) else results).append(item)
     one_image_failed(targets, skipped)

@@ -95,8 +95,9 @@ def face_crops(image: Image, detections: Sequence[Detection], spec: ModelSpec) -
         if spec.crop == "align5" and det.landmarks is not None:
             crops.append(warp_face(image, det.landmarks, ARCFACE_TEMPLATE, width))
         else:
-            use_detector = spec.crop == "detector" or det.landmark_box is None
-            box = det.box if use_detector else det.landmark_box
+            box = det.box
+            if spec.crop != "detector" and det.landmark_box is not None:
+                box = det.landmark_box
             crops.append(crop_padded(image, widen_box(box, spec.margin), (width, height)))
     if not crops:
         return np.zeros((0, height, width, 3), np.uint8)

@@ -29,7 +29,6 @@ from pipeline.types import (
 )
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
-Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 
 
 def evaluate_identification(

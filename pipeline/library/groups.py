@@ -219,7 +219,9 @@ def _recluster(
     out: dict[FaceKey, int] = dict.fromkeys(removed, REMOVED)
     out |= {keys[i]: SINGLETON for i in idx}
     new_ids: dict[int, int] = {}
-    created, merged, split = [], {}, defaultdict(list)
+    created: list[int] = []
+    merged: dict[int, tuple[int, ...]] = {}
+    split: defaultdict[int, list[int]] = defaultdict(list)
     for label in sorted(members, key=lambda lb: -len(members[lb])):
         olds = Counter(grouped[k] for k in members[label] if k in grouped)
         mine = [o for o, _ in olds.most_common() if holder.get(o, (None,))[0] == label]
@@ -253,7 +255,7 @@ def build(
 ) -> Library:
     """The Library view of an assignment: groups largest first, faces largest first."""
     by_group: dict[int, list[int]] = defaultdict(list)
-    lone = []
+    lone: list[int] = []
     for i, f in enumerate(faces):
         g = assignment.get(face_key(f), SINGLETON)
         (by_group[g] if g >= 0 else lone).append(i)
@@ -333,10 +335,10 @@ def edit_groups(
             names.pop(gid, None)
     for text in removals:
         path, _, face = text.rpartition("#")
-        key = (path, int(face)) if face.isdigit() else None
-        if key is None or key not in assignment:
+        removed = (path, int(face)) if face.isdigit() else None
+        if removed is None or removed not in assignment:
             raise FaceRecError(f"no face {text!r} (ids look like photo.jpg#0; see --json)")
-        assignment[key] = REMOVED
+        assignment[removed] = REMOVED
     store.save_groups(assignment, names)
 
 

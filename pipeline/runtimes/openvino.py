@@ -123,17 +123,17 @@ def _convert(spec: registry.ModelSpec, files: ModelFiles) -> Any:
         model = ov.convert_model(str(graph))
     width, height = spec.input_size
     model.reshape({model.inputs[0]: ov.PartialShape([-1, height, width, 3])})
-    files = _paths(spec)
+    cached = _paths(spec)
     try:
-        folder = files["xml"].parent
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".facerec-ov-", dir=folder) as tmp_folder:
+        cache = cached["xml"].parent
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".facerec-ov-", dir=cache) as tmp_folder:
             tmp = Path(tmp_folder) / "model.xml"
             ov.save_model(model, str(tmp), compress_to_fp16=False)  # fp16 would move vectors
             sums = _digests(tmp, tmp.with_suffix(".bin"))
-            os.replace(tmp.with_suffix(".bin"), files["bin"])
-            os.replace(tmp, files["xml"])
-        write_bytes(files["sha256"], json.dumps(sums).encode())  # last: marks the copy whole
+            os.replace(tmp.with_suffix(".bin"), cached["bin"])
+            os.replace(tmp, cached["xml"])
+        write_bytes(cached["sha256"], json.dumps(sums).encode())  # last: marks the copy whole
     except (OSError, FaceRecError) as err:
-        log.debug("cannot cache the converted model in %s: %s", files["xml"].parent, err)
+        log.debug("cannot cache the converted model in %s: %s", cached["xml"].parent, err)
     return model

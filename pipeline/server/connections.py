@@ -75,7 +75,8 @@ def guarded_protocol(
             self._header_timer: asyncio.TimerHandle | None = None
             if len(self.connections) > max_connections:
                 REFUSALS.add(max_connections)
-                idle = [c for c in self.connections if c is not self and c._idle()]
+                others: list[Any] = [c for c in self.connections if c is not self]  # all Guarded
+                idle = [c for c in others if c._idle()]
                 if not idle:  # every other connection is busy with a request: refuse this one
                     transport.abort()
                     return

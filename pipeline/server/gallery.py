@@ -180,11 +180,11 @@ class LiveGallery:
 
     def _watch(self) -> None:
         spec = self.spec
-        seen, reload = (
-            (lambda: self._seen_generation),
-            (lambda g: self._writer.submit(self._reload, g)),
-        )
-        watch(self.store_path, spec, self._refitter.pause, seen, reload)
+
+        def reload(generation: int) -> None:
+            self._writer.submit(self._reload, generation)
+
+        watch(self.store_path, spec, self._refitter.pause, lambda: self._seen_generation, reload)
 
     def _reload(self, generation: int) -> None:
         """Take the gallery as the database has it now; faces new to this server are answered

@@ -288,9 +288,3 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from pipeline.stores.records import (
     new_meta,
 )
 from pipeline.types import Embeddings
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 SCHEMA_VERSION = 1
 _LOCK = 0x66616365  # "face": the advisory lock writers take for a transaction
@@ -98,7 +101,8 @@ class PgStore:
             ) from err
         self.url, self.path = url, redact(url)
         self.embedder_id, self.dim = embedder_id, dim
-        self.detector_id, self.all_faces = detector_id, all_faces
+        self._asked = (detector_id, all_faces)  # None: the gallery's own
+        self.detector_id, self.all_faces = "", False  # the gallery's own, once opened
         self._psycopg = psycopg
         self.last_generation = -1  # the gallery's generation after this client's last write
         try:
@@ -131,7 +135,7 @@ class PgStore:
             raise StoreError(f"{self.path}: schema facerec holds something else than a gallery")
         try:
             self.detector_id, self.all_faces = check_meta(
-                meta, self.path, self.embedder_id, self.dim, self.detector_id, self.all_faces
+                meta, self.path, self.embedder_id, self.dim, *self._asked
             )
         except BaseException:
             self.close()
@@ -145,7 +149,7 @@ class PgStore:
             import psycopg
 
             with psycopg.connect(url, connect_timeout=10) as conn:
-                meta = dict(
+                meta: dict[str, str] = dict(
                     conn.execute(
                         "SELECT key, value FROM facerec.meta WHERE key IN ('embedder_id', 'detector_id')"
                     ).fetchall()
@@ -160,10 +164,10 @@ class PgStore:
         if not self.conn.closed:
             self.conn.close()
 
-    def __enter__(self) -> PgStore:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
         self.close()
 
     @contextmanager
@@ -181,6 +185,7 @@ class PgStore:
                         "DO UPDATE SET value = (facerec.meta.value::bigint + 1)::text "
                         "RETURNING value"
                     ).fetchone()
+                    assert row is not None  # RETURNING gives the row it wrote
                     self.last_generation = int(row[0])
         except self._psycopg.OperationalError as err:
             raise StoreError(

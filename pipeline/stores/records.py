@@ -3,9 +3,10 @@ that say which models made it, and the Store protocol every backend implements."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from pipeline.errors import IncompatibleModelError, StoreError
 from pipeline.registry import DETECTOR, mismatch_fix
 from pipeline.types import Embeddings
 from pipeline.vectors import pairwise_distances
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 SCHEMA_VERSION = 1
 APPLICATION = "facerec-embeddings"
@@ -127,17 +131,25 @@ def nearest_records(
 class Store(Protocol):
     """A gallery's embeddings, whichever backend keeps them (open_store picks it)."""
 
-    embedder_id: str
-    detector_id: str
-    all_faces: bool
-    last_generation: int  # of this process's last write; -1 when the store has no generations
+    @property
+    def path(self) -> object: ...  # where it is, for messages (a file, or a redacted URL)
+    @property
+    def embedder_id(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def detector_id(self) -> str: ...
+    @property
+    def all_faces(self) -> bool: ...
+    @property
+    def last_generation(self) -> int: ...  # of this process's last write; -1: no generations
 
-    def __enter__(self) -> Store: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None: ...
     def close(self) -> None: ...
     def generation(self) -> int: ...
     def known(self) -> dict[str, tuple[str, int, int, str, str | None]]: ...
-    def bulk_load(self, rows: int) -> Iterator[bool]: ...
+    def bulk_load(self, rows: int) -> AbstractContextManager[bool]: ...
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None: ...
     def upsert(self, records: Sequence[ImageRecord]) -> None: ...
     def remove_missing(self, present: Iterable[str]) -> int: ...

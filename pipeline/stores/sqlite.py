@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,8 +33,20 @@ from pipeline.stores.records import (
     nearest_records,
     new_meta,
 )
-from pipeline.stores.sqlitefile import EXTRA_FACES, GROUPS, SCHEMA, check_before_opening, peek
+from pipeline.stores.sqlitefile import (
+    EXTRA_FACES,
+    GROUPS,
+    SCHEMA,
+    box_of,
+    check_before_opening,
+    from_blob,
+    peek,
+    to_blob,
+)
 from pipeline.types import Embeddings
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class EmbeddingStore:
@@ -55,8 +68,9 @@ class EmbeddingStore:
         self.path = Path(path)
         self.embedder_id = embedder_id
         self.dim = dim
-        self.detector_id = detector_id
-        self.all_faces = all_faces
+        self._asked = (detector_id, all_faces)  # None: the store's own
+        self.detector_id = ""  # the store's own, once opened
+        self.all_faces = False
         self.damaged: dict[str, str] = {}  # relpath -> why its stored row was left out
         check_before_opening(self.path)
         self._new = not self.path.exists()
@@ -120,7 +134,7 @@ class EmbeddingStore:
             self.conn.execute("BEGIN IMMEDIATE")
             meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
-                meta = new_meta(self.embedder_id, self.dim, self.detector_id, self.all_faces)
+                meta = new_meta(self.embedder_id, self.dim, *self._asked)
                 self.conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
         if meta.get("application") != APPLICATION:
             raise StoreError(f"{self.path}: not a facerec embeddings store")
@@ -130,7 +144,7 @@ class EmbeddingStore:
                 f"{SCHEMA_VERSION}; delete it and re-run extract-embeddings"
             )
         self.detector_id, self.all_faces = check_meta(
-            meta, self.path, self.embedder_id, self.dim, self.detector_id, self.all_faces
+            meta, self.path, self.embedder_id, self.dim, *self._asked
         )
         if self._lock is not None or not tables:  # readers never write (train-model, find)
             self.conn.executescript(EXTRA_FACES)
@@ -144,7 +158,7 @@ class EmbeddingStore:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> EmbeddingStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
@@ -207,7 +221,7 @@ class EmbeddingStore:
         """Insert or replace records, all in one transaction."""
         rows = []
         for r in records:
-            emb = None if r.embedding is None else self._blob(r.embedding, r.relpath)
+            emb = None if r.embedding is None else to_blob(r.embedding, self.dim, r.relpath)
             rows.append(
                 (
                     r.relpath,
@@ -232,7 +246,7 @@ class EmbeddingStore:
                 json.dumps(o.box),
                 o.score,
                 json.dumps(o.landmarks) if o.landmarks is not None else None,
-                self._blob(o.embedding, r.relpath),
+                to_blob(o.embedding, self.dim, r.relpath),
             )
             for r in records
             for n, o in enumerate(r.others, start=1)
@@ -246,12 +260,6 @@ class EmbeddingStore:
                 "DELETE FROM extra_faces WHERE relpath = ?", [(r.relpath,) for r in records]
             )
             self.conn.executemany("INSERT INTO extra_faces VALUES (?, ?, ?, ?, ?, ?)", others)
-
-    def _blob(self, vector: np.ndarray, relpath: str) -> bytes:
-        vec = np.asarray(vector, dtype="<f4").reshape(-1)
-        if vec.shape[0] != self.dim:
-            raise StoreError(f"embedding of {relpath} has {vec.shape[0]} values, not {self.dim}")
-        return vec.tobytes()
 
     def remove_missing(self, present: Iterable[str]) -> int:
         """Delete rows whose image is no longer in the dataset; returns how many."""
@@ -358,15 +366,9 @@ class EmbeddingStore:
         """A stored embedding, or None (logged once, with its image) when the row is damaged:
         not `dim` float32 values, or not finite ones. Commands go on with the
         other rows; extract-embeddings embeds such an image again."""
-        why = None
-        if not isinstance(blob, bytes) or len(blob) != 4 * self.dim:
-            why = f"{len(blob) if isinstance(blob, bytes) else 0} bytes, not {4 * self.dim}"
-        else:
-            vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-            if not np.all(np.isfinite(vector)):
-                why = "values that are not finite numbers"
-            else:
-                return vector
+        vector, why = from_blob(blob, self.dim)
+        if vector is not None:
+            return vector
         if relpath not in self.damaged:
             self.damaged[relpath] = why
             logging.getLogger(__name__).warning(
@@ -378,13 +380,6 @@ class EmbeddingStore:
             )
         return None
 
-    def _box(self, text: object) -> list[float] | None:
-        try:
-            box = json.loads(text) if isinstance(text, str) and text else None
-        except ValueError:
-            return None
-        return box if isinstance(box, list) and len(box) == 4 else None
-
     def records(self) -> list[StoredFace]:
         """Every embedded face (with --all-faces, every face of every image) with its person,
         source path, box and score, in path order; `embeddings()` keeps to the main faces."""
@@ -394,7 +389,7 @@ class EmbeddingStore:
             (STATUS_OK,),
         ).fetchall()
         main = [
-            StoredFace(r[0], r[1], self._box(r[2]), r[3], v, 0, r[5])
+            StoredFace(r[0], r[1], box_of(r[2]), r[3], v, 0, r[5])
             for r in rows
             if (v := self._vector(r[4], r[0])) is not None
         ]
@@ -409,7 +404,7 @@ class EmbeddingStore:
             else []
         )
         others = [
-            StoredFace(r[0], r[1], self._box(r[2]), r[3], v, r[5], r[6])
+            StoredFace(r[0], r[1], box_of(r[2]), r[3], v, r[5], r[6])
             for r in extra
             if (v := self._vector(r[4], f"{r[0]}#{r[5]}")) is not None
         ]

@@ -1,12 +1,16 @@
-"""What a SQLite store file is: its tables, and the checks made before one is opened (a
-foreign or damaged file is refused before anything in it changes)."""
+"""What a SQLite store file is: its tables, how a row keeps an embedding and a box, and the
+checks made before one is opened (a foreign or damaged file is refused before anything in it
+changes)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.errors import StoreError
 from pipeline.stores.records import APPLICATION
@@ -117,3 +121,31 @@ def check_before_opening(path: Path) -> None:
             f"{path}: an SQLite file, but not a facerec embeddings store; "
             "move it away or pass another --store"
         )
+
+
+def to_blob(vector: np.ndarray, dim: int, relpath: str) -> bytes:
+    """An embedding as the images table keeps it: `dim` little-endian float32 values."""
+    vec = np.asarray(vector, dtype="<f4").reshape(-1)
+    if vec.shape[0] != dim:
+        raise StoreError(f"embedding of {relpath} has {vec.shape[0]} values, not {dim}")
+    return vec.tobytes()
+
+
+def from_blob(blob: object, dim: int) -> tuple[np.ndarray | None, str]:
+    """A stored embedding, or None and why it is damaged (another length, values that are not
+    finite)."""
+    if not isinstance(blob, bytes) or len(blob) != 4 * dim:
+        return None, f"{len(blob) if isinstance(blob, bytes) else 0} bytes, not {4 * dim}"
+    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(vector)):
+        return None, "values that are not finite numbers"
+    return vector, ""
+
+
+def box_of(text: object) -> list[float] | None:
+    """A stored box (JSON [x1, y1, x2, y2]), or None when it is missing or damaged."""
+    try:
+        box = json.loads(text) if isinstance(text, str) and text else None
+    except ValueError:
+        return None
+    return box if isinstance(box, list) and len(box) == 4 else None

@@ -39,7 +39,7 @@ BITS_PER_PIXEL = 0.3  # FFmpeg's VP8 target: about what OpenCV's writer gives (1
 
 
 class FrameWriter(Protocol):
-    def write(self, frame: Image) -> None: ...
+    def write(self, frame: Image, /) -> object: ...
 
     def release(self) -> None: ...
 
@@ -138,7 +138,7 @@ def open_writer(path: Path, fps: float, frame: Image, use_ffmpeg: bool = True) -
             return FfmpegWriter(exe, path, fps, width, height)
         except OSError as err:  # not executable after all: OpenCV's writer will do
             log.debug("FFmpeg could not start (%s); encoding with OpenCV", err)
-    fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(suffix, "mp4v"))
+    fourcc = cv2.VideoWriter.fourcc(*FOURCC.get(suffix, "mp4v"))
     with _quiet_stderr():  # FFmpeg prints a harmless note about WebM's codec tag on every run
         writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
     if not writer.isOpened():
