@@ -17,20 +17,46 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "ground",
         frozenset(
-            "types errors files atomic imageio boxes vectors draw labels version extras "
-            "registry modelfiles prefetch recognizerfile".split()
+            [
+                "types",
+                "errors",
+                "files",
+                "atomic",
+                "imageio",
+                "boxes",
+                "vectors",
+                "draw",
+                "labels",
+                "version",
+                "extras",
+                "registry",
+                "modelfiles",
+                "prefetch",
+                "recognizerfile",
+            ]
         ),
     ),
-    ("engines", frozenset("detectors embedders runtimes stores".split())),
-    ("core", frozenset("core classify calibrate search".split())),
+    ("engines", frozenset(["detectors", "embedders", "runtimes", "stores"])),
+    ("core", frozenset(["core", "classify", "calibrate", "search"])),
     (
         "steps",
         frozenset(
-            "extract extract_ray train recognize enrol export migrate api evaluation video "
-            "library".split()
+            [
+                "extract",
+                "extract_ray",
+                "train",
+                "recognize",
+                "enrol",
+                "export",
+                "migrate",
+                "api",
+                "evaluation",
+                "video",
+                "library",
+            ]
         ),
     ),
-    ("front", frozenset("cli server entry __main__ __init__".split())),
+    ("front", frozenset(["cli", "server", "entry", "__main__", "__init__"])),
 )
 MAX_LINES = 425  # "about 400"
 

@@ -1,4 +1,4 @@
-"""PgStore: the embeddings store in PostgreSQL with pgvector, behind EmbeddingStore's interface.
+"""PgStore: the embeddings store in PostgreSQL with pgvector, behind the Store protocol.
 
 `--store postgresql://user@host/db` (or FACEREC_STORE). One gallery per database, in schema
 `facerec`: the same rows as the SQLite store, embeddings as pgvector `vector(D)` columns with
