@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "steps",
         frozenset(
             [
+                "audit",
                 "extract",
                 "extract_ray",
                 "train",

@@ -94,6 +94,10 @@ def test_the_page_recognizes_and_learns(trained, tmp_path, browser):
         page.click('#people li[data-name="malia_obama"] button:text("Delete")')
         expect(page.locator('#people li[data-name="malia_obama"]')).to_have_count(0)
         expect(page.locator("#people li")).to_have_count(6)
+
+        page.click("#audit")  # the dataset audit: the bundled photos are clean
+        expect(page.locator("#audit-summary")).to_have_text(re.compile(r"^11 photos of 6 people"))
+        expect(page.locator('#findings li[data-kind="someone_else"]')).to_have_count(0)
     assert not (paths["dataset"] / "malia_obama").exists()
 
 

@@ -471,3 +471,19 @@ def test_a_damaged_stored_row_does_not_stop_the_server(trained, recognizer, tmp_
         assert people["obama"] == 3 and len(people) == 6
         named = client.post(f"{API}/recognize", files=upload(EXAMPLES / "obama1.jpg")).json()
         assert [f["name"] for f in named["faces"]] == ["obama"]
+
+
+def test_the_audit_finds_a_face_enrolled_under_the_wrong_name(served):
+    """GET /audit reads the live gallery: an Obama photo enrolled as Biden a moment ago is
+    found, named for who it looks like; the answer is `facerec audit --json`'s document."""
+    clean = served.get(f"{API}/audit")
+    assert clean.status_code == 200, clean.text
+    assert clean.json()["counts"]["someone_else"] == 0 and clean.json()["photos"] == 11
+    r = served.post(f"{API}/people/biden/faces", files=upload(EXAMPLES / "obama1.jpg"))
+    assert r.status_code == 201, r.text
+    doc = served.get(f"{API}/audit").json()
+    [found] = [f for f in doc["findings"] if f["kind"] == "someone_else"]
+    assert found["photos"] == [f"biden/{r.json()['face']['id']}"] and found["other"] == "obama"
+    assert found["numbers"]["other_distance"] < 1.04 < found["numbers"]["own_distance"]
+    assert served.get(f"{API}/audit", headers={"X-API-Key": READ_KEY}).status_code == 200
+    error_of(served.get(f"{API}/audit", headers={"X-API-Key": "wrong"}), 401, "wrong_key")

@@ -5,6 +5,7 @@ for SQLite, refusing foreign files."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,13 @@ def test_upsert_read_and_remove_missing(location: str) -> None:
         assert names == ["a", "b"] and paths == ["a/1.jpg", "b/1.jpg"]
         np.testing.assert_allclose(matrix[1], 0.25)
         assert store.known()["b/2.jpg"][3] == STATUS_SKIPPED
-        assert store.remove_missing(["a/1.jpg"]) == 2
+        marks = [[1.0, 2.0], [3.0, 2.0], [2.0, 3.0], [1.0, 4.0], [3.0, 4.0]]
+        store.upsert([replace(record("c/1.jpg", "c", 0.5), faces=3, landmarks=marks)])
+        facts = store.image_facts()  # what the audit reads: embedded images only
+        assert sorted(facts) == ["a/1.jpg", "b/1.jpg", "c/1.jpg"]
+        assert (facts["c/1.jpg"].sha256, facts["c/1.jpg"].faces) == ("hash-c/1.jpg", 3)
+        assert facts["c/1.jpg"].landmarks == marks and facts["a/1.jpg"].landmarks is None
+        assert store.remove_missing(["a/1.jpg"]) == 3
         assert list(store.known()) == ["a/1.jpg"]
 
 

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 
 from pipeline.cli.commands import (
+    audit,
     cluster,
     demo,
     detect,
@@ -43,6 +44,7 @@ log = logging.getLogger("pipeline")
 # In the order `facerec --help` lists them: the everyday steps first.
 COMMANDS = (
     extract,
+    audit,
     migrate,
     train,
     recognize,

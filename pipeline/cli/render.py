@@ -89,6 +89,11 @@ def calibration_text(cal: dict[str, Any]) -> str:
             f"; {cal['people']} people: about {pct(cal['far_estimate'])} of strangers "
             f"would be named, {pct(cal.get('known_estimate'))} of enrolled faces accepted"
         )
+    if cal.get("same_picture"):
+        text += (
+            f"; {cal['same_picture']} photos are the same picture as another person's, left "
+            "out (facerec audit lists them)"
+        )
     return text
 
 

@@ -78,22 +78,22 @@ def write_report(library: Library, out: Path) -> dict[str, str]:
     for stale in out.glob("group-*.png"):  # groups merged or gone since the last run
         stale.unlink()
     for group in library.groups:
-        _write_png(out / sheet_name(group), contact_sheet(list(group.faces), library.root))
+        write_png(out / sheet_name(group), contact_sheet(list(group.faces), library.root))
     if library.singletons:
-        _write_png(out / "singletons.png", contact_sheet(list(library.singletons), library.root))
+        write_png(out / "singletons.png", contact_sheet(list(library.singletons), library.root))
     index = out / "index.html"
     write_bytes(index, _index(library, out).encode())
     return {"index": str(index), "sheets": str(out)}
 
 
-def _write_png(path: Path, image: Image) -> None:
+def write_png(path: Path, image: Image) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise FaceRecError(f"{path}: OpenCV cannot encode the contact sheet")
     write_bytes(path, encoded.tobytes())
 
 
-def _link(photo: Path, out: Path) -> str:
+def link_to(photo: Path, out: Path) -> str:
     """A relative link from the index to the photo, so the folder can move as a whole."""
     rel = os.path.relpath(photo.resolve(), out.resolve())
     return html.escape(Path(rel).as_posix(), quote=True)
@@ -107,7 +107,7 @@ def _when(group: Group, sightings: bool) -> str:
 def _face_items(faces: Sequence[StoredFace], root: Path, out: Path) -> str:
     """One line per face: its id (what --remove takes) linking to its photo."""
     return "".join(
-        f"<li><a href='{_link(root / f.relpath, out)}'>{html.escape(face_id(f.relpath, f.face))}</a></li>"
+        f"<li><a href='{link_to(root / f.relpath, out)}'>{html.escape(face_id(f.relpath, f.face))}</a></li>"
         for f in faces
     )
 
@@ -131,7 +131,7 @@ def _index(library: Library, out: Path) -> str:
         title = f"Group {g.id}" + (f": {html.escape(g.name)}" if g.name else "")
         photos = sorted({f.relpath for f in g.faces})
         items = "".join(
-            f"<li><a href='{_link(library.root / p, out)}'>{html.escape(p)}</a></li>"
+            f"<li><a href='{link_to(library.root / p, out)}'>{html.escape(p)}</a></li>"
             for p in photos
         )
         parts.append(

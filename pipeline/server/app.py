@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pipeline.server.problems import install
 from pipeline.server.prometheus import MetricsMiddleware
-from pipeline.server.routes import images, operations, people
+from pipeline.server.routes import dataset, images, operations, people
 from pipeline.server.security import Gate
 from pipeline.server.service import API, Service
 from pipeline.version import version
@@ -31,7 +31,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     install(app)
-    for routes in (people, images, operations):
+    for routes in (people, images, dataset, operations):
         app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     limits = service.limits

@@ -25,9 +25,11 @@ from pipeline.stores.records import (
     APPLICATION,
     STATUS_OK,
     FaceKey,
+    ImageFacts,
     ImageRecord,
     StoredFace,
     check_meta,
+    facts_of,
     new_meta,
 )
 from pipeline.types import Embeddings
@@ -209,6 +211,13 @@ class PgStore:
             "SELECT relpath, sha256, size, mtime_ns, status, reason FROM facerec.images"
         )
         return {r[0]: (r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows}
+
+    def image_facts(self) -> dict[str, ImageFacts]:
+        rows = self._rows(
+            "SELECT relpath, sha256, faces, landmarks FROM facerec.images WHERE status = %s",
+            (STATUS_OK,),
+        )
+        return {r[0]: facts_of(r[1], r[2], r[3]) for r in rows}
 
     @contextmanager
     def bulk_load(self, rows: int) -> Iterator[bool]:

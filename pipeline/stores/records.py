@@ -3,6 +3,7 @@ that say which models made it, and the Store protocol every backend implements."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -67,6 +68,27 @@ class StoredFace:
     embedding: np.ndarray
     face: int = 0  # 0 the main face; 1, 2, ... the others (--all-faces)
     mtime_ns: int | None = None  # the image file's modification time when it was embedded
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the store keeps about an embedded image beside its face (the audit reads it)."""
+
+    sha256: str
+    faces: int  # faces found in the image; the store holds the main one (or all, --all-faces)
+    landmarks: list[list[float]] | None  # the main face's 5 points, image-left eye first
+
+
+def facts_of(sha256: object, faces: object, landmarks: object) -> ImageFacts:
+    """An ImageFacts from a row, whatever form the backend gives the landmarks in."""
+    if isinstance(landmarks, str):
+        try:
+            landmarks = json.loads(landmarks)
+        except ValueError:
+            landmarks = None
+    good = isinstance(landmarks, list) and len(landmarks) == 5
+    count = int(faces) if isinstance(faces, int | float) else 0
+    return ImageFacts(str(sha256), count, landmarks if good else None)  # type: ignore[arg-type]
 
 
 def new_meta(
@@ -161,4 +183,5 @@ class Store(Protocol):
     def face_counts(self) -> tuple[int, int]: ...
     def embeddings(self) -> tuple[list[str], Embeddings, list[str]]: ...
     def records(self) -> list[StoredFace]: ...
+    def image_facts(self) -> dict[str, ImageFacts]: ...
     def nearest(self, query: Embeddings, k: int) -> list[tuple[StoredFace, float]]: ...

@@ -23,13 +23,14 @@ from pipeline.errors import StoreError
 from pipeline.stores.lock import WriterLock
 from pipeline.stores.records import (
     APPLICATION,
-    LEGACY_DETECTOR,
     SCHEMA_VERSION,
     STATUS_OK,
     FaceKey,
+    ImageFacts,
     ImageRecord,
     StoredFace,
     check_meta,
+    facts_of,
     nearest_records,
     new_meta,
 )
@@ -40,6 +41,7 @@ from pipeline.stores.sqlitefile import (
     box_of,
     check_before_opening,
     from_blob,
+    made_with,
     peek,
     to_blob,
 )
@@ -114,13 +116,8 @@ class EmbeddingStore:
 
     @staticmethod
     def made_with(path: str | os.PathLike[str]) -> tuple[str, str] | None:
-        """(embedder id, detector id) recorded in an existing store, read without changing it;
-        None when there is no readable facerec store there (opening it will say why)."""
-        found = EmbeddingStore.peek(path)
-        if found is None:
-            return None
-        meta = found[1]
-        return str(meta.get("embedder_id")), str(meta.get("detector_id", LEGACY_DETECTOR))
+        """(embedder id, detector id) of an existing store (sqlitefile.made_with)."""
+        return made_with(path)
 
     def _init_schema(self) -> None:
         tables = {
@@ -349,6 +346,13 @@ class EmbeddingStore:
             (STATUS_OK,),
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def image_facts(self) -> dict[str, ImageFacts]:
+        """relpath -> content hash, faces found and the main face's landmarks, per embedded image."""
+        rows = self.conn.execute(
+            "SELECT relpath, sha256, faces, landmarks FROM images WHERE status = ?", (STATUS_OK,)
+        )
+        return {r[0]: facts_of(r[1], r[2], r[3]) for r in rows}
 
     def embeddings(self) -> tuple[list[str], Embeddings, list[str]]:
         """(names, (N, D) embeddings, relpaths) of every embedded image, in path order."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import StoreError
-from pipeline.stores.records import APPLICATION
+from pipeline.stores.records import APPLICATION, LEGACY_DETECTOR
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -149,3 +149,13 @@ def box_of(text: object) -> list[float] | None:
     except ValueError:
         return None
     return box if isinstance(box, list) and len(box) == 4 else None
+
+
+def made_with(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(embedder id, detector id) recorded in an existing store, read without changing it;
+    None when there is no readable facerec store there (opening it will say why)."""
+    found = peek(path)
+    if found is None:
+        return None
+    meta = found[1]
+    return str(meta.get("embedder_id")), str(meta.get("detector_id", LEGACY_DETECTOR))

@@ -216,6 +216,35 @@ async function toggleCamera() {
   cameraLoop(video, document.createElement("canvas"));
 }
 
+async function runAudit() {
+  $("audit-summary").textContent = "Auditing...";
+  $("findings").replaceChildren();
+  let doc;
+  try {
+    doc = await api("/audit");
+  } catch (err) {
+    $("audit-summary").textContent = "Audit failed: " + err.message;
+    return;
+  }
+  const counts = Object.entries(doc.counts).filter(([, n]) => n > 0);
+  $("audit-summary").textContent = `${doc.photos} photos of ${doc.people} people: ` +
+    (counts.length ? counts.map(([k, n]) => `${n} ${k.replace(/_/g, " ")}`).join(", ") : "nothing found");
+  doc.findings.slice(0, 100).forEach((f) => {
+    const li = document.createElement("li");
+    li.dataset.kind = f.kind;
+    const what = document.createElement("strong");
+    what.textContent = f.kind.replace(/_/g, " ") + ": ";
+    const photos = document.createElement("span");
+    photos.textContent = f.photos.join(", ") + " - " + f.detail;
+    const advice = document.createElement("div");
+    advice.className = "muted";
+    advice.textContent = f.advice;
+    li.append(what, photos, advice);
+    $("findings").append(li);
+  });
+}
+
+$("audit").addEventListener("click", runAudit);
 $("file").addEventListener("change", (e) => { if (e.target.files[0]) recognizeFile(e.target.files[0]); });
 $("drop").addEventListener("dragover", (e) => { e.preventDefault(); $("drop").classList.add("over"); });
 $("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
