@@ -34,6 +34,12 @@ def audit(capsys, dataset: Path, tmp: Path, *extra: str) -> dict:
     )
 
 
+def quarantine_into(dataset: Path, tmp: Path, folder: Path) -> int:
+    """The exit code of an audit that quarantines into `folder`."""
+    argv = ["--dataset", str(dataset), "--store", str(tmp / "e.db"), "--no-report"]
+    return main(["audit", *argv, "--quarantine", str(folder)])
+
+
 def of(doc: dict, kind: str) -> list[dict]:
     return [f for f in doc["findings"] if f["kind"] == kind]
 
@@ -117,18 +123,7 @@ def test_a_move_that_fails_half_way_is_recorded_and_restored(
         return real(source, target)
 
     monkeypatch.setattr(q.shutil, "move", failing)
-    code = main(
-        [
-            "audit",
-            "--dataset",
-            str(planted),
-            "--store",
-            str(tmp_path / "e.db"),
-            "--no-report",
-            "--quarantine",
-            str(tmp_path / "q"),
-        ]
-    )
+    code = quarantine_into(planted, tmp_path, tmp_path / "q")
     err = capsys.readouterr().err
     assert code == 1 and "1 moved so far" in err and "--restore" in err
     assert len(err.strip().splitlines()) == 1
@@ -157,17 +152,6 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, message) -> None:
 
 def test_a_quarantine_inside_the_dataset_moves_nothing(capsys, tmp_path, planted) -> None:
     before = sorted(planted.rglob("*"))
-    code = main(
-        [
-            "audit",
-            "--dataset",
-            str(planted),
-            "--store",
-            str(tmp_path / "e.db"),
-            "--no-report",
-            "--quarantine",
-            str(planted / "q"),
-        ]
-    )
+    code = quarantine_into(planted, tmp_path, planted / "q")
     assert code == 1 and "inside the dataset" in capsys.readouterr().err
     assert sorted(planted.rglob("*")) == before

@@ -18,7 +18,27 @@ def default_store() -> str:
     return os.environ.get("FACEREC_STORE") or DEFAULT_STORE
 
 
+def store_option(p: argparse.ArgumentParser) -> None:
+    """--store (alias --embeddings, -e): the gallery every command but recognize reads."""
+    p.add_argument(
+        "-e",
+        "--store",
+        "--embeddings",
+        dest="store",
+        default=default_store(),
+        help="the embeddings database",
+    )
+
+
 DEFAULT_MODEL = "output/recognizer.skops"
+
+
+def recognizer_option(
+    p: argparse.ArgumentParser, help: str = "the recognizer file (train-model writes it)"
+) -> None:
+    """--model (alias --recognizer, -r): the recognizer file train-model writes."""
+    p.add_argument("-r", "--model", "--recognizer", dest="model", default=DEFAULT_MODEL, help=help)
+
 
 DEFAULT_OUTPUT = "output/recognized"
 

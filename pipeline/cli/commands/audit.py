@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli.common import load_recognizer, open_gallery, progress
-from pipeline.cli.options import default_store, model_options
+from pipeline.cli.options import model_options, store_option
 from pipeline.cli.render import emit
 from pipeline.errors import FaceRecError
 
@@ -29,14 +29,7 @@ def add(sub: Any) -> None:
     )
     model_options(p)
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
+    store_option(p)
     p.add_argument("--output", default="output/audit", help="the HTML report's folder")
     p.add_argument("--no-report", action="store_true", help="write no HTML report")
     p.add_argument(

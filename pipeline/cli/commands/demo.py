@@ -13,9 +13,9 @@ from pipeline.cli.common import (
     recognize_all,
 )
 from pipeline.cli.options import (
-    DEFAULT_MODEL,
-    default_store,
     model_options,
+    recognizer_option,
+    store_option,
 )
 from pipeline.cli.render import emit
 from pipeline.errors import FaceRecError
@@ -33,22 +33,8 @@ def add(sub: Any) -> None:
     model_options(p)
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg to enrol")
     p.add_argument("--examples", default="examples", help="images to name")
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file (train-model writes it)",
-    )
+    store_option(p)
+    recognizer_option(p)
     p.add_argument("-o", "--output", default="output/demo", help="folder for annotated images")
     p.set_defaults(func=run, kept=KEPT)
 

@@ -11,7 +11,7 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.options import (
     basic_options,
-    default_store,
+    store_option,
 )
 from pipeline.cli.render import emit
 from pipeline.stores import open_existing
@@ -20,14 +20,7 @@ from pipeline.stores import open_existing
 def add(sub: Any) -> None:
     p = sub.add_parser("export", help="write the stored embeddings as .npy, CSV and JSON Lines")
     basic_options(p)
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
+    store_option(p)
     p.add_argument(
         "-o",
         "--output",

@@ -12,8 +12,8 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.options import (
     COUNT,
-    default_store,
     model_options,
+    store_option,
 )
 from pipeline.cli.render import emit
 
@@ -30,14 +30,7 @@ def add(sub: Any) -> None:
         "libraries; find and export see them all, training the main ones)",
     )
     p.add_argument("-d", "--dataset", default="dataset", help="dataset/<person>/*.jpg")
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
+    store_option(p)
     p.add_argument(
         "--ray",
         metavar="auto|ADDRESS",

@@ -10,9 +10,9 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.options import (
     COUNT,
-    default_store,
     format_option,
     model_options,
+    store_option,
 )
 from pipeline.cli.render import Rows, emit
 from pipeline.types import NEIGHBOUR_ROW
@@ -22,14 +22,7 @@ def add(sub: Any) -> None:
     p = sub.add_parser("find", help="the enrolled faces nearest to the face in a photo")
     model_options(p)
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
+    store_option(p)
     p.add_argument("-k", "--top-k", type=COUNT, default=5, help="how many (default 5)")
     format_option(p)
     p.set_defaults(func=run)

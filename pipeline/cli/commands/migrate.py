@@ -10,9 +10,9 @@ from pipeline.cli.common import (
     progress,
 )
 from pipeline.cli.options import (
-    DEFAULT_MODEL,
-    default_store,
     model_options,
+    recognizer_option,
+    store_option,
 )
 from pipeline.cli.render import emit
 
@@ -27,22 +27,8 @@ def add(sub: Any) -> None:
     )
     model_options(p)
     p.add_argument("-d", "--dataset", default="dataset", help="the dataset the store was made from")
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file (trained again)",
-    )
+    store_option(p)
+    recognizer_option(p, "the recognizer file (trained again)")
     p.add_argument(
         "--classifier",
         choices=["auto", "svm", "nearest"],

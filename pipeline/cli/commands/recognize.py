@@ -8,11 +8,11 @@ from typing import Any
 
 from pipeline.cli.common import load_recognizer, one_image_failed, recognize_all, stranger_keeper
 from pipeline.cli.options import (
-    DEFAULT_MODEL,
     DEFAULT_OUTPUT,
     format_option,
     keep_unknown_option,
     model_options,
+    recognizer_option,
     threshold_options,
 )
 from pipeline.cli.render import Rows, emit, faces_line
@@ -33,14 +33,7 @@ def add(sub: Any) -> None:
         help="images and folders, as many as you like (a shell glob works)",
     )
     p.add_argument("-i", "--image", help="one more IMAGE|DIR")
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file (train-model writes it)",
-    )
+    recognizer_option(p)
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help="folder for annotated images")
     p.add_argument("--no-output", action="store_true", help="do not write annotated images")
     keep_unknown_option(p)

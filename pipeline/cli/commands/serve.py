@@ -11,10 +11,10 @@ from pipeline.cli.common import (
     progress,
 )
 from pipeline.cli.options import (
-    DEFAULT_MODEL,
-    default_store,
     model_options,
     number,
+    recognizer_option,
+    store_option,
 )
 from pipeline.errors import Terminated
 
@@ -28,22 +28,8 @@ def add(sub: Any) -> None:
         default="dataset",
         help="dataset/<person>/*.jpg: brought in step at start; enrolled photos go there",
     )
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file, refitted as people are enrolled",
-    )
+    store_option(p)
+    recognizer_option(p, "the recognizer file, refitted as people are enrolled")
     p.add_argument(
         "--host",
         default="127.0.0.1",

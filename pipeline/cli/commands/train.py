@@ -10,10 +10,10 @@ from pipeline.cli.common import (
     given,
 )
 from pipeline.cli.options import (
-    DEFAULT_MODEL,
     basic_options,
     classifier_options,
-    default_store,
+    recognizer_option,
+    store_option,
     threshold_options,
 )
 from pipeline.cli.render import calibration_text, emit, some
@@ -26,22 +26,8 @@ def add(sub: Any) -> None:
     p = sub.add_parser("train-model", help="train the SVM recognizer on the stored embeddings")
     basic_options(p)
     threshold_options(p)
-    p.add_argument(
-        "-e",
-        "--store",
-        "--embeddings",
-        dest="store",
-        default=default_store(),
-        help="the embeddings database",
-    )
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file (train-model writes it)",
-    )
+    store_option(p)
+    recognizer_option(p)
     classifier_options(p)
     p.set_defaults(func=run, kept=KEPT)
 

@@ -13,10 +13,10 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.options import (
     COUNT,
-    DEFAULT_MODEL,
     keep_unknown_option,
     model_options,
     number,
+    recognizer_option,
     threshold_options,
 )
 from pipeline.cli.render import emit
@@ -44,14 +44,7 @@ def add(sub: Any) -> None:
         help="detect faces every N frames and track them in between (default 3; "
         "1 = detect and embed every face of every frame)",
     )
-    p.add_argument(
-        "-r",
-        "--model",
-        "--recognizer",
-        dest="model",
-        default=DEFAULT_MODEL,
-        help="the recognizer file (train-model writes it)",
-    )
+    recognizer_option(p)
     keep_unknown_option(p)
     p.set_defaults(func=run)
 
