@@ -81,6 +81,7 @@ def test_planted_mistakes_are_found_with_who_and_how_near(capsys, tmp_path, plan
     assert dups["exact"]["flagged"] == ["biden/biden_copy.jpg"]
     assert dups["near"]["flagged"] == ["biden/biden2_small.jpg"]  # the older file is kept
     assert doc["counts"]["someone_else"] == 2
+    assert of(doc, "alike") == []  # a misfiled photo does not make its two people look alike
     page = Path(doc["report"]).read_text()
     assert page.count("data-kind='someone_else'") == 2 and "typical obama" in page
 

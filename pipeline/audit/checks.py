@@ -61,6 +61,19 @@ class Gallery:
     sizes: list[int]  # file sizes and modification times: of two copies, the older is kept
     mtimes: list[int]
 
+    def without(self, relpaths: set[str]) -> Gallery:
+        """The gallery less some photos (those found to be someone else)."""
+        keep = [i for i, p in enumerate(self.relpaths) if p not in relpaths]
+        return Gallery(
+            [self.relpaths[i] for i in keep],
+            [self.people[i] for i in keep],
+            self.vectors[keep],
+            [self.boxes[i] for i in keep],
+            [self.facts[i] for i in keep],
+            [self.sizes[i] for i in keep],
+            [self.mtimes[i] for i in keep],
+        )
+
     def person_ids(self) -> tuple[list[str], NDArray[np.int64]]:
         names = sorted(set(self.people))
         index = {n: k for k, n in enumerate(names)}
@@ -287,18 +300,19 @@ def _turn(landmarks: list[list[float]] | None) -> float | None:
     return abs(nx - (lx + rx) / 2) / eyes if eyes > 1e-6 else None
 
 
-def alike_people(
-    gallery: Gallery, near: Nearness, limits: Limits, suspects: set[str]
-) -> list[Finding]:
-    """Pairs of people whose photos come within the gallery's threshold of each other (photos
-    already found to be someone else aside)."""
+def alike_people(gallery: Gallery, rule: str, limits: Limits, suspects: set[str]) -> list[Finding]:
+    """Pairs of people whose photos come within the gallery's threshold of each other, in the
+    gallery less the photos found to be someone else (a misfiled photo makes its two people
+    look alike; that is its own finding)."""
+    gallery = gallery.without(suspects)
+    if not gallery.relpaths:
+        return []
+    near = nearness(gallery, rule)
     names, pid = gallery.person_ids()
     hits: Counter[tuple[int, int]] = Counter()
     closest: dict[tuple[int, int], float] = {}
     examples: dict[tuple[int, int], list[str]] = defaultdict(list)
     for i in np.flatnonzero(near.other <= limits.alike):
-        if gallery.relpaths[i] in suspects:
-            continue
         a, b = int(pid[i]), int(near.who[i])
         key = (min(a, b), max(a, b))
         hits[key] += 1
@@ -354,5 +368,6 @@ def _num(value: float | None) -> float | None:
 
 def main_face_far(near: Nearness, limits: Limits, facts: Sequence[ImageFacts]) -> list[int]:
     """Photos with several faces whose kept face is far from the person: worth a second look
-    at the other faces (the caller re-detects them)."""
-    return [i for i, f in enumerate(facts) if f.faces > 1 and near.own[i] > limits.own]
+    at the other faces (the caller re-detects them). A person's only photo has nothing to
+    look for."""
+    return [i for i, f in enumerate(facts) if f.faces > 1 and limits.own < near.own[i] < np.inf]

@@ -31,7 +31,7 @@ def write_report(report: AuditReport, faces: list[StoredFace], out: Path) -> str
         stale.unlink()
     root = Path(report.dataset)
     by_path = {f.relpath: f for f in faces if f.face == 0}
-    typical = _typical(faces)
+    typical = _typical(faces, set(report.flagged(KINDS)))
     drawn: set[str] = set()
     parts = [_head(report)]
     for kind in KINDS:
@@ -59,11 +59,11 @@ def write_report(report: AuditReport, faces: list[StoredFace], out: Path) -> str
     return str(index)
 
 
-def _typical(faces: list[StoredFace]) -> dict[str, list[StoredFace]]:
-    """Each person's faces nearest to their centre."""
+def _typical(faces: list[StoredFace], flagged: set[str]) -> dict[str, list[StoredFace]]:
+    """Each person's faces nearest to their centre, the flagged photos left out."""
     by_person: dict[str, list[StoredFace]] = {}
     for f in faces:
-        if f.face == 0:
+        if f.face == 0 and f.relpath not in flagged:
             by_person.setdefault(f.person, []).append(f)
     out = {}
     for person, members in by_person.items():

@@ -99,7 +99,7 @@ def audit_store(
         *found,
         *checks.duplicates(gallery, limits, thumbs.get, suspects),
         *checks.poor_faces(gallery, limits),
-        *checks.alike_people(gallery, near, limits, suspects),
+        *checks.alike_people(gallery, spec.rule, limits, suspects),
         *checks.spread_people(gallery, limits),
     ]
     order = {k: n for n, k in enumerate(KINDS)}
