@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.core import FaceRecognizer, main_face
 from pipeline.errors import DatasetError, ImageError
+from pipeline.facequality import face_quality
 from pipeline.files import read_file
 from pipeline.imageio import (
     DECODED_BUDGET,
@@ -187,6 +188,7 @@ def image_record(
         **_stored(face),
         embedding=found.embeddings[main],
         others=others,
+        quality=face_quality(image, face.box),
     )
 
 

@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "modelfiles",
                 "prefetch",
                 "recognizerfile",
+                "facequality",
             ]
         ),
     ),

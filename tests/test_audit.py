@@ -156,3 +156,20 @@ def test_a_quarantine_inside_the_dataset_moves_nothing(capsys, tmp_path, planted
     code = quarantine_into(planted, tmp_path, planted / "q")
     assert code == 1 and "inside the dataset" in capsys.readouterr().err
     assert sorted(planted.rglob("*")) == before
+
+
+def test_blurred_and_dark_faces_are_too_poor_to_enrol(capsys, tmp_path) -> None:
+    """Sharpness and brightness are measured when a face is embedded and kept in the store;
+    a face blurred (sigma 16 px, 6% of its size) or darkened to 7% is flagged, the rest not."""
+    data = clean_copy(tmp_path / "dataset")
+    obama = cv2.imread(str(data / "obama" / "obama2.jpg"))
+    cv2.imwrite(str(data / "obama" / "obama2.jpg"), cv2.GaussianBlur(obama, (0, 0), 16))
+    biden = cv2.imread(str(data / "biden" / "biden2.jpg"))
+    cv2.imwrite(str(data / "biden" / "biden2.jpg"), (biden * 0.07).astype("uint8"))
+    doc = audit(capsys, data, tmp_path, "--no-report")
+    poor = {f["photos"][0]: f for f in of(doc, "poor_face")}
+    assert set(poor) == {"obama/obama2.jpg", "biden/biden2.jpg"}
+    assert "blurred" in poor["obama/obama2.jpg"]["detail"]
+    assert poor["obama/obama2.jpg"]["numbers"]["sharpness"] < 0.035
+    assert "dark" in poor["biden/biden2.jpg"]["detail"]
+    assert poor["biden/biden2.jpg"]["numbers"]["brightness"] < 12.7

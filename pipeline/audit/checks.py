@@ -44,6 +44,8 @@ class Limits:
     spread_cut: float  # the grouping cut that splits a person's photos into looks
     min_face: float  # a face smaller than this (pixels, shorter box side) is too small
     max_turn: float  # a face turned further than this (nose offset / eye distance) is too turned
+    min_sharpness: float  # a face less sharp than this (facequality.py) is too blurred
+    min_brightness: float  # a face darker than this (mean grey, 0-255) is too dark
 
     def to_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -271,10 +273,21 @@ def poor_faces(gallery: Gallery, limits: Limits) -> list[Finding]:
             if side < limits.min_face:
                 why.append(f"face {side:.0f} px (under {limits.min_face:.0f})")
                 worst = max(worst, 1 - side / limits.min_face)
-        turn = _turn(gallery.facts[i].landmarks)
+        facts = gallery.facts[i]
+        turn = _turn(facts.landmarks)
         if turn is not None and turn > limits.max_turn:
             why.append(f"turned {turn:.2f} (over {limits.max_turn:.2f})")
             worst = max(worst, min(1.0, turn - limits.max_turn))
+        if facts.sharpness is not None and facts.sharpness < limits.min_sharpness:
+            why.append(
+                f"blurred (sharpness {facts.sharpness:.3f}, under {limits.min_sharpness:.3f})"
+            )
+            worst = max(worst, 1 - facts.sharpness / limits.min_sharpness)
+        if facts.brightness is not None and facts.brightness < limits.min_brightness:
+            why.append(
+                f"dark (brightness {facts.brightness:.0f}, under {limits.min_brightness:.0f})"
+            )
+            worst = max(worst, 1 - facts.brightness / limits.min_brightness)
         if why:
             out.append(
                 Finding(
@@ -283,7 +296,11 @@ def poor_faces(gallery: Gallery, limits: Limits) -> list[Finding]:
                     (relpath,),
                     worst,
                     "; ".join(why),
-                    {"turn": _num(turn)},
+                    {
+                        "turn": _num(turn),
+                        "sharpness": facts.sharpness,
+                        "brightness": facts.brightness,
+                    },
                     (relpath,),
                 )
             )

@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.errors import StoreError
 from pipeline.extras import install_hint
+from pipeline.stores.pgschema import VECTOR_INDEXES, schema
 from pipeline.stores.records import (
     APPLICATION,
     STATUS_OK,
@@ -47,38 +48,6 @@ def redact(url: str) -> str:
 
 
 BULK_MIN_ROWS = 5_000  # a load this large, and at least half the rows held, rebuilds the index
-_VECTOR_INDEXES = {  # name: how it is made (by _schema at every open, and after a bulk load)
-    "images_embedding_hnsw": "CREATE INDEX IF NOT EXISTS images_embedding_hnsw ON "
-    "facerec.images USING hnsw (embedding vector_l2_ops)",
-    "extra_embedding_hnsw": "CREATE INDEX IF NOT EXISTS extra_embedding_hnsw ON "
-    "facerec.extra_faces USING hnsw (embedding vector_l2_ops)",
-}
-
-
-def _schema(dim: int) -> list[str]:
-    return [
-        "CREATE EXTENSION IF NOT EXISTS vector",
-        "CREATE SCHEMA IF NOT EXISTS facerec",
-        "CREATE TABLE IF NOT EXISTS facerec.schema_version (version INTEGER PRIMARY KEY, "
-        "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        "CREATE TABLE IF NOT EXISTS facerec.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        f"""CREATE TABLE IF NOT EXISTS facerec.images (
-            relpath TEXT PRIMARY KEY, person TEXT NOT NULL, sha256 TEXT NOT NULL,
-            size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT,
-            faces INTEGER NOT NULL DEFAULT 0, box JSONB, score REAL, landmarks JSONB,
-            embedding vector({dim}), embedder_id TEXT NOT NULL)""",
-        f"""CREATE TABLE IF NOT EXISTS facerec.extra_faces (
-            relpath TEXT NOT NULL REFERENCES facerec.images (relpath) ON DELETE CASCADE
-                ON UPDATE CASCADE,
-            face INTEGER NOT NULL, box JSONB, score REAL, landmarks JSONB,
-            embedding vector({dim}) NOT NULL, PRIMARY KEY (relpath, face))""",
-        "CREATE TABLE IF NOT EXISTS facerec.face_groups (relpath TEXT NOT NULL, "
-        "face INTEGER NOT NULL, group_id INTEGER NOT NULL, PRIMARY KEY (relpath, face))",
-        "CREATE TABLE IF NOT EXISTS facerec.group_names (group_id INTEGER PRIMARY KEY, "
-        "name TEXT NOT NULL)",
-        *_VECTOR_INDEXES.values(),
-        "CREATE INDEX IF NOT EXISTS images_person ON facerec.images (person)",
-    ]
 
 
 class PgStore:
@@ -114,7 +83,7 @@ class PgStore:
         try:
             with self._transaction() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-                for statement in _schema(dim):
+                for statement in schema(dim):
                     cur.execute(statement)
                 cur.execute(
                     "INSERT INTO facerec.schema_version (version) VALUES (%s) "
@@ -214,10 +183,12 @@ class PgStore:
 
     def image_facts(self) -> dict[str, ImageFacts]:
         rows = self._rows(
-            "SELECT relpath, sha256, faces, landmarks FROM facerec.images WHERE status = %s",
+            "SELECT i.relpath, i.sha256, i.faces, i.landmarks, q.sharpness, q.brightness "
+            "FROM facerec.images i LEFT JOIN facerec.face_quality q ON q.relpath = i.relpath "
+            "AND q.sha256 = i.sha256 WHERE i.status = %s",
             (STATUS_OK,),
         )
-        return {r[0]: facts_of(r[1], r[2], r[3]) for r in rows}
+        return {r[0]: facts_of(*r[1:]) for r in rows}
 
     @contextmanager
     def bulk_load(self, rows: int) -> Iterator[bool]:
@@ -226,19 +197,19 @@ class PgStore:
         at the end, whatever happened. Each row entering the index costs the server 3.5-10 ms
         here (98-271 rows/s), against 6,500 rows/s without it; pgvector's own advice for
         loads is to build the index after. Meanwhile `find` is exact and slower. A client
-        killed in between leaves no index: the next open of the gallery builds it (_schema).
+        killed in between leaves no index: the next open of the gallery builds it (pgschema.schema).
         Yields whether the indexes were dropped."""
         if rows < BULK_MIN_ROWS or rows * 2 < self.stored_faces():
             yield False
             return
         with self._transaction(lock=True) as cur:
-            for index in _VECTOR_INDEXES:
+            for index in VECTOR_INDEXES:
                 cur.execute(f"DROP INDEX IF EXISTS facerec.{index}")
         try:
             yield True
         finally:
             with self._transaction(lock=True) as cur:
-                for statement in _VECTOR_INDEXES.values():
+                for statement in VECTOR_INDEXES.values():
                     cur.execute(statement)
 
     def touch(self, relpath: str, size: int, mtime_ns: int) -> None:
@@ -295,14 +266,18 @@ class PgStore:
                 "embedding = EXCLUDED.embedding, embedder_id = EXCLUDED.embedder_id",
                 rows,
             )
-            cur.execute(
-                "DELETE FROM facerec.extra_faces WHERE relpath = ANY(%s)",
-                ([r.relpath for r in records],),
-            )
+            for table in ("extra_faces", "face_quality"):
+                cur.execute(
+                    f"DELETE FROM facerec.{table} WHERE relpath = ANY(%s)",
+                    ([r.relpath for r in records],),
+                )
             if others:
                 cur.executemany(
                     "INSERT INTO facerec.extra_faces VALUES (%s, %s, %s, %s, %s, %s)", others
                 )
+            quality = [(r.relpath, r.sha256, *r.quality) for r in records if r.quality]
+            if quality:
+                cur.executemany("INSERT INTO facerec.face_quality VALUES (%s, %s, %s, %s)", quality)
 
     def remove_missing(self, present: Iterable[str]) -> int:
         keep = set(present)

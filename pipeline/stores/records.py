@@ -45,6 +45,7 @@ class ImageRecord:
     landmarks: list[list[float]] | None = None
     embedding: np.ndarray | None = None
     others: tuple[OtherFace, ...] = ()  # --all-faces: every face but the main one
+    quality: tuple[float, float] | None = None  # the main face's (sharpness, brightness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +78,17 @@ class ImageFacts:
     sha256: str
     faces: int  # faces found in the image; the store holds the main one (or all, --all-faces)
     landmarks: list[list[float]] | None  # the main face's 5 points, image-left eye first
+    sharpness: float | None = None  # facequality.face_quality; None: embedded before it was kept
+    brightness: float | None = None
 
 
-def facts_of(sha256: object, faces: object, landmarks: object) -> ImageFacts:
+def facts_of(
+    sha256: object,
+    faces: object,
+    landmarks: object,
+    sharpness: object = None,
+    brightness: object = None,
+) -> ImageFacts:
     """An ImageFacts from a row, whatever form the backend gives the landmarks in."""
     if isinstance(landmarks, str):
         try:
@@ -88,7 +97,13 @@ def facts_of(sha256: object, faces: object, landmarks: object) -> ImageFacts:
             landmarks = None
     good = isinstance(landmarks, list) and len(landmarks) == 5
     count = int(faces) if isinstance(faces, int | float) else 0
-    return ImageFacts(str(sha256), count, landmarks if good else None)  # type: ignore[arg-type]
+    return ImageFacts(
+        str(sha256),
+        count,
+        landmarks if good else None,  # type: ignore[arg-type]
+        float(sharpness) if isinstance(sharpness, int | float) else None,
+        float(brightness) if isinstance(brightness, int | float) else None,
+    )
 
 
 def new_meta(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,10 +39,11 @@ from pipeline.stores.sqlitefile import (
     SCHEMA,
     box_of,
     check_before_opening,
-    from_blob,
+    checked_vector,
     made_with,
     peek,
     to_blob,
+    write_quality,
 )
 from pipeline.types import Embeddings
 
@@ -257,6 +257,7 @@ class EmbeddingStore:
                 "DELETE FROM extra_faces WHERE relpath = ?", [(r.relpath,) for r in records]
             )
             self.conn.executemany("INSERT INTO extra_faces VALUES (?, ?, ?, ?, ?, ?)", others)
+            write_quality(self.conn, records)
 
     def remove_missing(self, present: Iterable[str]) -> int:
         """Delete rows whose image is no longer in the dataset; returns how many."""
@@ -265,8 +266,8 @@ class EmbeddingStore:
         if gone:
             with self._writing(), self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
-                self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
+                for table in ("images", "extra_faces", "face_quality"):
+                    self.conn.executemany(f"DELETE FROM {table} WHERE relpath = ?", gone)
         return len(gone)
 
     def delete(self, relpaths: Iterable[str]) -> None:
@@ -274,8 +275,8 @@ class EmbeddingStore:
         gone = [(p,) for p in relpaths]
         with self._writing(), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("DELETE FROM images WHERE relpath = ?", gone)
-            self.conn.executemany("DELETE FROM extra_faces WHERE relpath = ?", gone)
+            for table in ("images", "extra_faces", "face_quality"):
+                self.conn.executemany(f"DELETE FROM {table} WHERE relpath = ?", gone)
 
     def rename_person(self, old: str, new: str) -> None:
         """Move every row of person `old` to `new` (`old/x.jpg` becomes `new/x.jpg`), in one
@@ -288,11 +289,12 @@ class EmbeddingStore:
                 "WHERE person = ?",
                 (new, new, start, old),
             )
-            self.conn.execute(
-                "UPDATE extra_faces SET relpath = ? || '/' || substr(relpath, ?) "
-                "WHERE substr(relpath, 1, ?) = ?",
-                (new, start, start - 1, old + "/"),
-            )
+            for table in ("extra_faces", "face_quality"):
+                self.conn.execute(
+                    f"UPDATE {table} SET relpath = ? || '/' || substr(relpath, ?) "
+                    "WHERE substr(relpath, 1, ?) = ?",
+                    (new, start, start - 1, old + "/"),
+                )
 
     def _has_table(self, name: str) -> bool:
         return bool(
@@ -348,11 +350,20 @@ class EmbeddingStore:
         return int(row[0]), int(row[1])
 
     def image_facts(self) -> dict[str, ImageFacts]:
-        """relpath -> content hash, faces found and the main face's landmarks, per embedded image."""
+        """relpath -> content hash, faces found, the main face's landmarks and quality."""
+        quality = self._has_table("face_quality")  # not in a store made before it, read only
         rows = self.conn.execute(
-            "SELECT relpath, sha256, faces, landmarks FROM images WHERE status = ?", (STATUS_OK,)
+            "SELECT i.relpath, i.sha256, i.faces, i.landmarks, "
+            + (
+                "q.sharpness, q.brightness FROM images i LEFT JOIN face_quality q ON "
+                "q.relpath = i.relpath AND q.sha256 = i.sha256 "
+                if quality
+                else "NULL, NULL FROM images i "
+            )
+            + "WHERE i.status = ?",
+            (STATUS_OK,),
         )
-        return {r[0]: facts_of(r[1], r[2], r[3]) for r in rows}
+        return {r[0]: facts_of(*r[1:]) for r in rows}
 
     def embeddings(self) -> tuple[list[str], Embeddings, list[str]]:
         """(names, (N, D) embeddings, relpaths) of every embedded image, in path order."""
@@ -370,19 +381,7 @@ class EmbeddingStore:
         """A stored embedding, or None (logged once, with its image) when the row is damaged:
         not `dim` float32 values, or not finite ones. Commands go on with the
         other rows; extract-embeddings embeds such an image again."""
-        vector, why = from_blob(blob, self.dim)
-        if vector is not None:
-            return vector
-        if relpath not in self.damaged:
-            self.damaged[relpath] = why
-            logging.getLogger(__name__).warning(
-                "%s: the stored embedding of %s is damaged (%s); left out (extract-embeddings "
-                "embeds the image again)",
-                self.path,
-                relpath,
-                why,
-            )
-        return None
+        return checked_vector(blob, self.dim, relpath, self.damaged, self.path)
 
     def records(self) -> list[StoredFace]:
         """Every embedded face (with --all-faces, every face of every image) with its person,

@@ -5,15 +5,17 @@ changes)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import StoreError
-from pipeline.stores.records import APPLICATION, LEGACY_DETECTOR
+from pipeline.stores.records import APPLICATION, LEGACY_DETECTOR, ImageRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +47,15 @@ CREATE TABLE IF NOT EXISTS extra_faces (
     embedding BLOB NOT NULL,
     PRIMARY KEY (relpath, face)
 );
+CREATE TABLE IF NOT EXISTS face_quality (
+    relpath    TEXT PRIMARY KEY,
+    sha256     TEXT NOT NULL,
+    sharpness  REAL NOT NULL,
+    brightness REAL NOT NULL
+);
 """
+# face_quality: the main face's sharpness and brightness (facequality.py), a table of its own
+# so stores made before it keep their layout; a row counts only while its sha256 matches.
 # Groups of a photo library (facerec cluster): which group each face is in, kept across runs
 # so that group ids stay stable; and the names given to groups. Made when first written.
 GROUPS = """
@@ -159,3 +169,30 @@ def made_with(path: str | os.PathLike[str]) -> tuple[str, str] | None:
         return None
     meta = found[1]
     return str(meta.get("embedder_id")), str(meta.get("detector_id", LEGACY_DETECTOR))
+
+
+def write_quality(conn: sqlite3.Connection, records: Sequence[ImageRecord]) -> None:
+    """The main faces' quality rows of `records`, inside the caller's transaction."""
+    conn.executemany("DELETE FROM face_quality WHERE relpath = ?", [(r.relpath,) for r in records])
+    conn.executemany(
+        "INSERT INTO face_quality VALUES (?, ?, ?, ?)",
+        [(r.relpath, r.sha256, *r.quality) for r in records if r.quality is not None],
+    )
+
+
+def checked_vector(
+    blob: object, dim: int, relpath: str, damaged: dict[str, str], where: object
+) -> np.ndarray | None:
+    """A stored embedding, or None when the row is damaged (logged once per image, and noted
+    in `damaged`)."""
+    vector, why = from_blob(blob, dim)
+    if vector is None and relpath not in damaged:
+        damaged[relpath] = why
+        logging.getLogger("pipeline.stores.sqlite").warning(
+            "%s: the stored embedding of %s is damaged (%s); left out (extract-embeddings "
+            "embeds the image again)",
+            where,
+            relpath,
+            why,
+        )
+    return vector
