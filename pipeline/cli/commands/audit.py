@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         moved = quarantine(Path(report.dataset), photos, Path(args.quarantine), why)
         doc["quarantine"] = moved.to_dict()
         lines.append(
-            f"moved {len(moved.moved)} photos to {args.quarantine} (undo: facerec audit "
+            f"moved {_photos(len(moved.moved))} to {args.quarantine} (undo: facerec audit "
             f"--restore {moved.manifest}); run train-model to learn without them"
         )
     emit(args, doc, lines)
@@ -94,7 +94,11 @@ def _restore(args: argparse.Namespace) -> int:
     from pipeline.audit.quarantine import restore
 
     done = restore(Path(args.restore))
-    lines = [f"put back {len(done.moved)} photos; run extract-embeddings and train-model"]
+    lines = [f"put back {_photos(len(done.moved))}; run extract-embeddings and train-model"]
     lines += [f"not put back (gone, or its place is taken): {p}" for p in done.missing]
     emit(args, done.to_dict(), lines)
     return 0
+
+
+def _photos(n: int) -> str:
+    return f"{n} photo" if n == 1 else f"{n} photos"
