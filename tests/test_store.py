@@ -45,13 +45,16 @@ def test_upsert_read_and_remove_missing(location: str) -> None:
         np.testing.assert_allclose(matrix[1], 0.25)
         assert store.known()["b/2.jpg"][3] == STATUS_SKIPPED
         marks = [[1.0, 2.0], [3.0, 2.0], [2.0, 3.0], [1.0, 4.0], [3.0, 4.0]]
-        c = replace(record("c/1.jpg", "c", 0.5), faces=3, landmarks=marks, quality=(412.5, 96.0))
+        c = replace(
+            record("c/1.jpg", "c", 0.5), faces=3, landmarks=marks, quality=(0.5, 96.0, "0f" * 1024)
+        )
         store.upsert([c])
         facts = store.image_facts()  # what the audit reads: embedded images only
         assert sorted(facts) == ["a/1.jpg", "b/1.jpg", "c/1.jpg"]
         assert (facts["c/1.jpg"].sha256, facts["c/1.jpg"].faces) == ("hash-c/1.jpg", 3)
         assert facts["c/1.jpg"].landmarks == marks and facts["a/1.jpg"].landmarks is None
-        assert (facts["c/1.jpg"].sharpness, facts["c/1.jpg"].brightness) == (412.5, 96.0)
+        assert (facts["c/1.jpg"].sharpness, facts["c/1.jpg"].brightness) == (0.5, 96.0)
+        assert facts["c/1.jpg"].thumbnail == "0f" * 1024
         assert facts["a/1.jpg"].sharpness is None  # measured only when embedded with it
         store.upsert([replace(c, sha256="changed", quality=None)])  # a new photo, unmeasured
         assert store.image_facts()["c/1.jpg"].sharpness is None

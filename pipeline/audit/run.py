@@ -104,7 +104,8 @@ def audit_store(
     found = checks.someone_else(gallery, near, limits)
     found = _main_faces(root, gallery, near, limits, recognizer, found, skipped)
     suspects = {f.photos[0] for f in found}
-    thumbs = _Thumbnails(root, skipped)
+    stored = {p: f.thumbnail for p, f in zip(gallery.relpaths, gallery.facts, strict=True)}
+    thumbs = _Thumbnails(root, skipped, stored)
     findings = [
         *found,
         *checks.duplicates(gallery, limits, thumbs.get, suspects),
@@ -139,23 +140,34 @@ def load_gallery(store: Store) -> Gallery:
 
 
 class _Thumbnails:
-    """Grey thumbnails as unit vectors (zero mean), each photo read once; None when unreadable."""
+    """Grey thumbnails as unit vectors (zero mean): the one the store kept when the photo was
+    embedded, else the photo read once (embedded before thumbnails were kept); None when
+    unreadable."""
 
-    def __init__(self, root: Path, skipped: list[str]) -> None:
-        self.root, self.skipped = root, skipped
+    def __init__(self, root: Path, skipped: list[str], stored: dict[str, str | None]) -> None:
+        self.root, self.skipped, self.stored = root, skipped, stored
         self.cache: dict[str, NDArray[np.float32] | None] = {}
 
     def get(self, relpath: str) -> NDArray[np.float32] | None:
         if relpath not in self.cache:
-            try:
-                t = read_grey_thumbnail(self.root / relpath).astype(np.float32).ravel()
-                t -= t.mean()
-                norm = float(np.linalg.norm(t))
-                self.cache[relpath] = t / norm if norm > 1e-6 else None
-            except ImageError:
-                self.cache[relpath] = None
-                self.skipped.append(relpath)
+            self.cache[relpath] = self._read(relpath)
         return self.cache[relpath]
+
+    def _read(self, relpath: str) -> NDArray[np.float32] | None:
+        kept = self.stored.get(relpath)
+        try:
+            pixels = (
+                np.frombuffer(bytes.fromhex(kept), np.uint8)
+                if kept
+                else read_grey_thumbnail(self.root / relpath).ravel()
+            )
+        except (ImageError, ValueError):
+            self.skipped.append(relpath)
+            return None
+        t = pixels.astype(np.float32)
+        t -= t.mean()
+        norm = float(np.linalg.norm(t))
+        return t / norm if norm > 1e-6 else None
 
 
 def _main_faces(

@@ -32,7 +32,7 @@ def schema(dim: int) -> list[str]:
         # sha256 matches the image's
         "CREATE TABLE IF NOT EXISTS facerec.face_quality (relpath TEXT PRIMARY KEY REFERENCES "
         "facerec.images (relpath) ON DELETE CASCADE ON UPDATE CASCADE, sha256 TEXT NOT NULL, "
-        "sharpness REAL NOT NULL, brightness REAL NOT NULL)",
+        "sharpness REAL NOT NULL, brightness REAL NOT NULL, thumbnail TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS facerec.face_groups (relpath TEXT NOT NULL, "
         "face INTEGER NOT NULL, group_id INTEGER NOT NULL, PRIMARY KEY (relpath, face))",
         "CREATE TABLE IF NOT EXISTS facerec.group_names (group_id INTEGER PRIMARY KEY, "

@@ -183,7 +183,7 @@ class PgStore:
 
     def image_facts(self) -> dict[str, ImageFacts]:
         rows = self._rows(
-            "SELECT i.relpath, i.sha256, i.faces, i.landmarks, q.sharpness, q.brightness "
+            "SELECT i.relpath, i.sha256, i.faces, i.landmarks, q.sharpness, q.brightness, q.thumbnail "
             "FROM facerec.images i LEFT JOIN facerec.face_quality q ON q.relpath = i.relpath "
             "AND q.sha256 = i.sha256 WHERE i.status = %s",
             (STATUS_OK,),
@@ -277,7 +277,9 @@ class PgStore:
                 )
             quality = [(r.relpath, r.sha256, *r.quality) for r in records if r.quality]
             if quality:
-                cur.executemany("INSERT INTO facerec.face_quality VALUES (%s, %s, %s, %s)", quality)
+                cur.executemany(
+                    "INSERT INTO facerec.face_quality VALUES (%s, %s, %s, %s, %s)", quality
+                )
 
     def remove_missing(self, present: Iterable[str]) -> int:
         keep = set(present)

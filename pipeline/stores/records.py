@@ -45,7 +45,7 @@ class ImageRecord:
     landmarks: list[list[float]] | None = None
     embedding: np.ndarray | None = None
     others: tuple[OtherFace, ...] = ()  # --all-faces: every face but the main one
-    quality: tuple[float, float] | None = None  # the main face's (sharpness, brightness)
+    quality: tuple[float, float, str] | None = None  # facequality.face_quality's
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,7 @@ class ImageFacts:
     landmarks: list[list[float]] | None  # the main face's 5 points, image-left eye first
     sharpness: float | None = None  # facequality.face_quality; None: embedded before it was kept
     brightness: float | None = None
+    thumbnail: str | None = None  # the picture, 32x32 grey, as hex (the duplicate check)
 
 
 def facts_of(
@@ -88,6 +89,7 @@ def facts_of(
     landmarks: object,
     sharpness: object = None,
     brightness: object = None,
+    thumbnail: object = None,
 ) -> ImageFacts:
     """An ImageFacts from a row, whatever form the backend gives the landmarks in."""
     if isinstance(landmarks, str):
@@ -103,6 +105,7 @@ def facts_of(
         landmarks if good else None,  # type: ignore[arg-type]
         float(sharpness) if isinstance(sharpness, int | float) else None,
         float(brightness) if isinstance(brightness, int | float) else None,
+        thumbnail if isinstance(thumbnail, str) else None,
     )
 
 

@@ -355,10 +355,10 @@ class EmbeddingStore:
         rows = self.conn.execute(
             "SELECT i.relpath, i.sha256, i.faces, i.landmarks, "
             + (
-                "q.sharpness, q.brightness FROM images i LEFT JOIN face_quality q ON "
+                "q.sharpness, q.brightness, q.thumbnail FROM images i LEFT JOIN face_quality q ON "
                 "q.relpath = i.relpath AND q.sha256 = i.sha256 "
                 if quality
-                else "NULL, NULL FROM images i "
+                else "NULL, NULL, NULL FROM images i "
             )
             + "WHERE i.status = ?",
             (STATUS_OK,),

@@ -51,10 +51,12 @@ CREATE TABLE IF NOT EXISTS face_quality (
     relpath    TEXT PRIMARY KEY,
     sha256     TEXT NOT NULL,
     sharpness  REAL NOT NULL,
-    brightness REAL NOT NULL
+    brightness REAL NOT NULL,
+    thumbnail  TEXT NOT NULL
 );
 """
-# face_quality: the main face's sharpness and brightness (facequality.py), a table of its own
+# face_quality: the main face's sharpness and brightness and the picture's grey thumbnail
+# (facequality.py), a table of its own
 # so stores made before it keep their layout; a row counts only while its sha256 matches.
 # Groups of a photo library (facerec cluster): which group each face is in, kept across runs
 # so that group ids stay stable; and the names given to groups. Made when first written.
@@ -175,7 +177,7 @@ def write_quality(conn: sqlite3.Connection, records: Sequence[ImageRecord]) -> N
     """The main faces' quality rows of `records`, inside the caller's transaction."""
     conn.executemany("DELETE FROM face_quality WHERE relpath = ?", [(r.relpath,) for r in records])
     conn.executemany(
-        "INSERT INTO face_quality VALUES (?, ?, ?, ?)",
+        "INSERT INTO face_quality VALUES (?, ?, ?, ?, ?)",
         [(r.relpath, r.sha256, *r.quality) for r in records if r.quality is not None],
     )
 
