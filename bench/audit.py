@@ -18,6 +18,7 @@ the clean, noisy and quarantined sets, and the time of an audit after embedding.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -152,7 +153,7 @@ def cross_validate(
 
 def evaluate(dataset: Path, work: Path, name: str) -> dict:
     out = work / f"evaluate-{name}.json"
-    with open(out, "w") as f, _stdout(f):
+    with open(out, "w") as f, contextlib.redirect_stdout(f):
         main(
             [
                 "evaluate",
@@ -173,23 +174,12 @@ def evaluate(dataset: Path, work: Path, name: str) -> dict:
     }
 
 
-class _stdout:
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        self.old, sys.stdout = sys.stdout, self.f
-
-    def __exit__(self, *exc):
-        sys.stdout = self.old
-
-
 def run_audit(
     dataset: Path, store: Path, work: Path, extra: list[str] | None = None
 ) -> tuple[dict, float]:
     out = work / "audit.json"
     start = time.perf_counter()
-    with open(out, "w") as f, _stdout(f):
+    with open(out, "w") as f, contextlib.redirect_stdout(f):
         code = main(
             [
                 "audit",
@@ -251,7 +241,7 @@ def all_people(work: Path) -> list[dict]:
     dataset, store = work / "gallery", work / "gallery.db"
     if not dataset.exists():
         shutil.copytree(LFW, dataset)
-    with open(work / "extract.json", "w") as f, _stdout(f):
+    with open(work / "extract.json", "w") as f, contextlib.redirect_stdout(f):
         main(["extract-embeddings", "--dataset", str(dataset), "--store", str(store), "--json"])
     spec = embedder_spec("sface")
     with open_store(store, spec.id, spec.output_dim, writer=False) as opened:

@@ -43,6 +43,13 @@ SIDES = [16, 20, 24, 28, 32, 40, 56]
 GOOD = 0.90
 
 
+def named_right(face, vectors, mine, others, spec) -> bool:
+    """Whether a face's own person (their other photos) is within the 1:K ceiling and nearer
+    than anyone else: named right."""
+    d = pairwise_distances(face, vectors)[0]
+    return bool(d[mine].min() <= spec.max_distance and d[mine].min() < d[others].min())
+
+
 def fold_of(person: str) -> int:
     return int(hashlib.sha256(person.encode()).hexdigest(), 16) % 3
 
@@ -77,7 +84,7 @@ def main() -> None:
     counts = np.bincount(pid)
     rich = counts[pid] >= 3
     right = (near.own <= spec.max_distance) & (near.own < near.other)
-    turn = np.array([checks._turn(f.landmarks) or 0.0 for f in gallery.facts])
+    turn = np.array([checks.turn_of(f.landmarks) or 0.0 for f in gallery.facts])
     folds = np.array([fold_of(p) for p in gallery.people])
     out: dict = {
         "photos": int(rich.sum()),
@@ -121,10 +128,8 @@ def main() -> None:
             if not faces.detections:
                 by_size[s].append((int(folds[i]), None))
                 continue
-            d = pairwise_distances(faces.embeddings[:1], gallery.vectors)[0]
-            own = d[mine].min()
-            other = d[~(pid == pid[i])].min()
-            by_size[s].append((int(folds[i]), bool(own <= spec.max_distance and own < other)))
+            ok = named_right(faces.embeddings[:1], gallery.vectors, mine, pid != pid[i], spec)
+            by_size[s].append((int(folds[i]), ok))
 
     def smallest_good(keep: set[int]) -> int | None:
         """The smallest size at and above which every size names GOOD of its faces."""
@@ -188,10 +193,7 @@ def degrade_sweeps(recognizer, gallery, pid, folds, frontal, rng, sample) -> tup
             if not faces.detections:
                 ok, quality = False, face_quality(picture, box)
             else:
-                d = pairwise_distances(faces.embeddings[:1], gallery.vectors)[0]
-                ok = bool(
-                    d[mine].min() <= spec.max_distance and d[mine].min() < d[pid != pid[i]].min()
-                )
+                ok = named_right(faces.embeddings[:1], gallery.vectors, mine, pid != pid[i], spec)
                 quality = face_quality(picture, faces.detections[0].box)
             if quality is not None:
                 (blur if kind == "blur" else dark).append(

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import DatasetError, ImageError
+from pipeline.facequality import grey_thumbnail
 from pipeline.files import read_file
 from pipeline.types import Image
 
@@ -192,8 +193,8 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     return decode_image(data, str(path))
 
 
-def read_grey_thumbnail(path: str | os.PathLike[str], side: int = 32) -> Image:
-    """A side x side greyscale thumbnail of an image file, decoded at reduced size where
+def read_grey_thumbnail(path: str | os.PathLike[str]) -> Image:
+    """facequality.grey_thumbnail's greyscale thumbnail of an image file, decoded at reduced size where
     JPEG allows (1/4 above 1,000 px): what near-duplicate checks compare, at a fraction of a
     full decode. The same checks as read_image.
 
@@ -217,7 +218,7 @@ def read_grey_thumbnail(path: str | os.PathLike[str], side: int = 32) -> Image:
         raise ImageError(f"{path}: OpenCV could not decode it") from err
     if grey is None or grey.size == 0:
         raise ImageError(f"{path}: not a readable image (corrupt, truncated or another format)")
-    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
+    return grey_thumbnail(grey)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,13 @@ from pipeline.audit.findings import (
     TWO_PEOPLE,
     Finding,
 )
+from pipeline.calibrate import SAME_PICTURE
 from pipeline.library.cluster import SINGLETON, cluster_vectors
 from pipeline.stores.records import ImageFacts
 from pipeline.types import Embeddings
 from pipeline.vectors import pairwise_distances, unit_rows
 
 BLOCK = 512  # rows compared at once: 512 x N float32 (10 MB at 5,000 photos)
-COPY = 0.05  # embeddings this close are one photo twice: a copy does not vouch for its twin
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ def nearness(gallery: Gallery, rule: str) -> Nearness:
         if nearest:
             d = pairwise_distances(v, vectors)
             d[np.arange(len(rows)), rows] = np.inf
-            d[d < COPY] = np.inf
+            d[d < SAME_PICTURE] = np.inf  # a copy does not vouch for its twin
             mine = pid[None, :] == pid[rows][:, None]
             own[rows] = np.minimum(own[rows], np.where(mine, d, np.inf).min(axis=1))
             theirs = np.where(mine, np.inf, d)
@@ -274,7 +274,7 @@ def poor_faces(gallery: Gallery, limits: Limits) -> list[Finding]:
                 why.append(f"face {side:.0f} px (under {limits.min_face:.0f})")
                 worst = max(worst, 1 - side / limits.min_face)
         facts = gallery.facts[i]
-        turn = _turn(facts.landmarks)
+        turn = turn_of(facts.landmarks)
         if turn is not None and turn > limits.max_turn:
             why.append(f"turned {turn:.2f} (over {limits.max_turn:.2f})")
             worst = max(worst, min(1.0, turn - limits.max_turn))
@@ -307,7 +307,7 @@ def poor_faces(gallery: Gallery, limits: Limits) -> list[Finding]:
     return sorted(out, key=lambda f: -f.sureness)
 
 
-def _turn(landmarks: list[list[float]] | None) -> float | None:
+def turn_of(landmarks: list[list[float]] | None) -> float | None:
     """How far the face is turned: the nose's offset from the eyes' midpoint, in eye
     distances (0 frontal, about 0.5 in half profile)."""
     if landmarks is None:
